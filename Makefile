@@ -1,0 +1,50 @@
+# The README's commands. Each one sets up its own virtual environment when missing.
+#   make book   build the HTML book, executing every chapter
+#   make test   run every test (unit, chapter execution, book build, browser)
+#   make bench  run the benchmarks (JSON into benchmarks/results/)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.htsgd-installed
+VENDOR := book/_static/vendor/.complete
+# Locally the book reuses executed chapters (cache); CI sets BOOK_EXECUTE=force.
+BOOK_EXECUTE ?= cache
+export PYTHONHASHSEED := 0
+
+.PHONY: book test bench lint notebooks vendor clean help
+
+help:
+	@echo "make book | make test | make bench | make notebooks | make lint | make clean"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+$(VENDOR): scripts/vendor_js.sh
+	bash scripts/vendor_js.sh book/_static/vendor
+
+vendor: $(VENDOR)
+
+book: $(STAMP) $(VENDOR)
+	$(PY) -m htsgd.book_build --execute $(BOOK_EXECUTE)
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP) $(VENDOR)
+	BOOK_EXECUTE=$(BOOK_EXECUTE) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --sync book/[a-z]*.md
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check htsgd tests benchmarks
+
+clean:
+	rm -rf _build book/_static/vendor
