@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.htsgd-installed
-VENDOR := book/_static/vendor/.complete
+OFFLINE := book/_static/offline/.complete
 # Locally the book reuses executed chapters (cache); CI sets BOOK_EXECUTE=force.
 BOOK_EXECUTE ?= cache
 export PYTHONHASHSEED := 0
@@ -25,16 +25,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
-$(VENDOR): scripts/vendor_js.sh
-	bash scripts/vendor_js.sh book/_static/vendor
+$(OFFLINE): scripts/vendor_js.sh
+	bash scripts/vendor_js.sh book/_static/offline
 
-vendor: $(VENDOR)
+vendor: $(OFFLINE)
 
-book: $(STAMP) $(VENDOR)
-	$(PY) -m htsgd.book_build --execute $(BOOK_EXECUTE)
+book: $(STAMP) $(OFFLINE)
+	$(PY) scripts/build_book.py --execute $(BOOK_EXECUTE)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP) $(VENDOR)
+test: $(STAMP) $(OFFLINE)
 	BOOK_EXECUTE=$(BOOK_EXECUTE) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -47,4 +47,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check htsgd tests benchmarks
 
 clean:
-	rm -rf _build book/_static/vendor
+	rm -rf _build book/_static/offline

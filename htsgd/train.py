@@ -1,0 +1,498 @@
+"""Training loop with the paper's stopping rule, evaluation history and divergence detection.
+
+Introduced in the chapter *Heavy-tailed SGD* (``book/sgd.md``).
+
+The authors train until the training accuracy reaches a threshold (95% on MNIST),
+evaluating on the whole training and test sets every 100 iterations, with a cap
+on the number of iterations. :func:`train` does the same on a :class:`htsgd.data.Dataset`
+whose tensors live on the device: a batch is an index into them, no ``DataLoader``.
+
+Batches are drawn by *reshuffled epochs*: a random permutation of the training set
+(from ``generator``) is cut into batches of ``batch_size``; the incomplete last
+batch is dropped and a new permutation starts. With ``batch_size >= n_train``
+every step is full-batch.
+
+Divergence. Heavy-tailed noise can throw the weights far enough for the loss to
+overflow. The loss of every step is checked for finiteness: on the CPU with a
+plain check (free), on a GPU with a device-side record of the first bad
+iteration, read only at evaluation points so the step never waits for the host.
+Weights are checked at evaluation points. A non-finite value raises
+:class:`Diverged` (``on_divergence="raise"``) or ends the run with
+``stopped_by = "diverged"`` (``"record"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._checks import check_bool, check_choice, check_int, check_real
+from ._random import SeedLike, resolve_device, torch_generator
+from .data import Dataset
+
+__all__ = [
+    "train",
+    "evaluate",
+    "Diverged",
+    "History",
+    "TrainResult",
+    "save_result",
+    "load_result",
+    "atomic_write_bytes",
+    "atomic_write_json",
+]
+
+_COLUMNS = ("iteration", "train_loss", "train_acc", "test_loss", "test_acc")
+
+
+class Diverged(RuntimeError):
+    """Training produced a non-finite loss or weight.
+
+    Attributes
+    ----------
+    iteration : int
+        The first iteration found non-finite (for weights: the evaluation point
+        where they were found non-finite).
+    what : str
+        ``"loss"`` or ``"weights"``.
+    """
+
+    def __init__(self, iteration: int, what: str = "loss") -> None:
+        self.iteration = int(iteration)
+        self.what = what
+        super().__init__(f"training diverged: non-finite {what} at iteration {self.iteration}")
+
+
+@dataclass
+class History:
+    """Evaluation records, one column per metric (lists of equal length).
+
+    ``train_acc`` / ``test_acc`` are ``None`` for regression.
+    """
+
+    iteration: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float | None] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float | None] = field(default_factory=list)
+
+    def append(self, **row: Any) -> None:
+        for c in _COLUMNS:
+            getattr(self, c).append(row[c])
+
+    def __len__(self) -> int:
+        return len(self.iteration)
+
+    def last(self) -> dict[str, Any]:
+        """The most recent record as a dict (empty if none)."""
+        return {c: getattr(self, c)[-1] for c in _COLUMNS} if len(self) else {}
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {c: list(getattr(self, c)) for c in _COLUMNS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[Any]]) -> History:
+        return cls(**{c: list(d.get(c, [])) for c in _COLUMNS})
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    history : History
+    iterations : int
+        SGD steps taken.
+    stopped_by : {"threshold", "max_iters", "diverged"}
+    diverged_at : int or None
+    seconds : float
+        Wall time of the loop, evaluations included.
+    config : dict
+        The loop's settings (batch size, caps, seed), for the record.
+    state_dict, optimizer_state : dict or None
+        Filled by :func:`load_result` (never serialised into the JSON).
+    """
+
+    history: History
+    iterations: int
+    stopped_by: str
+    diverged_at: int | None
+    seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+    state_dict: dict[str, Any] | None = field(default=None, repr=False)
+    optimizer_state: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last evaluation record."""
+        return self.history.last()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": self.history.to_dict(),
+            "iterations": self.iterations,
+            "stopped_by": self.stopped_by,
+            "diverged_at": self.diverged_at,
+            "seconds": self.seconds,
+            "config": dict(self.config),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainResult:
+        return cls(
+            history=History.from_dict(d["history"]),
+            iterations=int(d["iterations"]),
+            stopped_by=str(d["stopped_by"]),
+            diverged_at=None if d.get("diverged_at") is None else int(d["diverged_at"]),
+            seconds=float(d["seconds"]),
+            config=dict(d.get("config", {})),
+        )
+
+
+def _task_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if y.is_floating_point():
+        return F.mse_loss(out.reshape(y.shape), y)
+    return F.cross_entropy(out, y)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None
+) -> tuple[float, float | None]:
+    """Mean loss and accuracy of ``model`` on ``(x, y)``, in eval mode, without gradients.
+
+    Cross-entropy and accuracy when ``y`` holds integer labels; mean squared error
+    and ``None`` for floating targets. ``batch_size`` chunks large sets (``None``:
+    one pass). The model's train/eval mode is restored. Introduced in the chapter
+    *Heavy-tailed SGD*.
+    """
+    n = int(x.shape[0])
+    if n == 0 or int(y.shape[0]) != n:
+        raise ValueError(f"x and y must hold the same positive number of rows, got {n} and {int(y.shape[0])}")
+    bs = n if batch_size is None else check_int("batch_size", batch_size, low=1)
+    was_training = model.training
+    model.eval()
+    try:
+        total = torch.zeros((), dtype=torch.float64, device=x.device)
+        correct = torch.zeros((), dtype=torch.int64, device=x.device)
+        classify = not y.is_floating_point()
+        for i in range(0, n, bs):
+            xb, yb = x[i : i + bs], y[i : i + bs]
+            out = model(xb)
+            if classify:
+                total += F.cross_entropy(out, yb, reduction="sum").double()
+                correct += (out.argmax(dim=1) == yb).sum()
+            else:
+                # Mean over every target entry, as F.mse_loss does.
+                total += F.mse_loss(out.reshape(yb.shape), yb, reduction="sum").double() / max(
+                    1, yb[0].numel()
+                )
+    finally:
+        model.train(was_training)
+    loss = float(total) / n
+    return loss, (float(correct) / n if classify else None)
+
+
+def _all_finite(model: nn.Module) -> bool:
+    flags = [torch.isfinite(p).all() for p in model.parameters() if p.is_floating_point()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm  # notebook widget in Jupyter, text bar in a terminal
+
+    return tqdm(total=total, unit="it", leave=False, dynamic_ncols=True)
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    optimizer: torch.optim.Optimizer,
+    *,
+    batch_size: int,
+    max_iters: int,
+    stop_train_acc: float | None = None,
+    stop_train_loss: float | None = None,
+    eval_every: int = 100,
+    eval_batch_size: int | None = 8192,
+    generator: SeedLike = None,
+    progress: bool = True,
+    on_divergence: str = "raise",
+    device: Any = None,
+    callback: Callable[[int, nn.Module, dict[str, Any]], Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` with ``optimizer`` by minibatch SGD until a stopping rule fires.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps a batch of inputs to logits ``(b, num_classes)`` or regression outputs.
+    data : htsgd.data.Dataset
+        Cross-entropy when ``data.num_classes > 0``, mean squared error otherwise.
+    optimizer : torch.optim.Optimizer
+        Built on ``model``'s parameters (e.g. :class:`htsgd.optim.HeavyTailedSGD`).
+    batch_size : int
+        Minibatch size (capped at ``n_train``); batches by reshuffled epochs.
+    max_iters : int
+        Cap on SGD steps.
+    stop_train_acc : float, optional
+        The paper's rule: stop at the first evaluation with training accuracy
+        ``>= stop_train_acc`` (in (0, 1]).
+    stop_train_loss : float, optional
+        Stop at the first evaluation with training loss ``<= stop_train_loss``
+        (useful for regression).
+    eval_every : int
+        Evaluate on the full training and test sets every ``eval_every`` steps (and
+        at step 0 and at the end).
+    eval_batch_size : int or None
+        Chunk size of the evaluations.
+    generator : None, int or torch.Generator
+        Seed of the batch order (on the data's device). The optimizer's noise has
+        its own generator.
+    progress : bool
+        A tqdm bar (``tqdm.auto``: terminal or notebook).
+    on_divergence : {"raise", "record"}
+        On a non-finite loss or weight: raise :class:`Diverged`, or stop and
+        return with ``stopped_by = "diverged"`` and ``diverged_at`` set.
+    device : optional
+        Move the model and the data there first (default: the data's device).
+    callback : callable, optional
+        Called as ``callback(iteration, model, record)`` after every evaluation.
+
+    Returns
+    -------
+    TrainResult
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be an htsgd.data.Dataset, got {type(data).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    batch_size = check_int("batch_size", batch_size, low=1)
+    max_iters = check_int("max_iters", max_iters, low=0)
+    eval_every = check_int("eval_every", eval_every, low=1)
+    if eval_batch_size is not None:
+        eval_batch_size = check_int("eval_batch_size", eval_batch_size, low=1)
+    if stop_train_acc is not None:
+        stop_train_acc = check_real("stop_train_acc", stop_train_acc, low=0.0, high=1.0, low_open=True)
+        if data.num_classes == 0:
+            raise ValueError("stop_train_acc needs a classification dataset; use stop_train_loss for regression")
+    if stop_train_loss is not None:
+        stop_train_loss = check_real("stop_train_loss", stop_train_loss, low=0.0)
+    check_bool("progress", progress)
+    check_choice("on_divergence", on_divergence, ("raise", "record"))
+
+    dev = data.device if device is None else resolve_device(device)
+    if data.device != dev:
+        data = data.to(dev)
+    model.to(dev)
+    gen = torch_generator(generator, dev)
+    n = data.n_train
+    bs = min(batch_size, n)
+    x, y = data.x_train, data.y_train
+    # On a GPU, never wait for the host inside the step: track the first bad step on the device.
+    sync_free = dev.type != "cpu"
+    first_bad = torch.full((), -1, dtype=torch.int64, device=dev) if sync_free else None
+
+    history = History()
+    config = {
+        "batch_size": bs,
+        "max_iters": max_iters,
+        "eval_every": eval_every,
+        "stop_train_acc": stop_train_acc,
+        "stop_train_loss": stop_train_loss,
+        "batch_order": "reshuffled epochs, last incomplete batch dropped",
+        "dataset": data.name,
+    }
+    bar = _progress(progress, max_iters)
+
+    def record(it: int) -> dict[str, Any]:
+        tr_loss, tr_acc = evaluate(model, x, y, eval_batch_size)
+        te_loss, te_acc = evaluate(model, data.x_test, data.y_test, eval_batch_size)
+        row = dict(iteration=it, train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc)
+        history.append(**row)
+        if bar is not None:
+            post = {"loss": f"{tr_loss:.3g}"}
+            if tr_acc is not None:
+                post.update(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
+            bar.set_postfix(post, refresh=False)
+        if callback is not None:
+            callback(it, model, row)
+        return row
+
+    def stop_rule(row: dict[str, Any]) -> bool:
+        if stop_train_acc is not None and row["train_acc"] >= stop_train_acc:
+            return True
+        return stop_train_loss is not None and row["train_loss"] <= stop_train_loss
+
+    stopped_by = "max_iters"
+    diverged_at: int | None = None
+    diverged_what = "loss"
+    start = time.perf_counter()
+    perm = torch.randperm(n, generator=gen, device=dev)
+    pos = 0
+    it = 0
+    model.train()
+    try:
+        row = record(0)
+        if not _all_finite(model) or not math.isfinite(row["train_loss"]):
+            diverged_at, diverged_what = 0, "weights"
+        elif stop_rule(row):
+            stopped_by = "threshold"
+        while diverged_at is None and stopped_by == "max_iters" and it < max_iters:
+            if pos + bs > n:
+                perm = torch.randperm(n, generator=gen, device=dev)
+                pos = 0
+            idx = perm[pos : pos + bs]
+            pos += bs
+            optimizer.zero_grad(set_to_none=True)
+            loss = _task_loss(model(x[idx]), y[idx])
+            loss.backward()
+            it += 1
+            if sync_free:
+                bad = ~torch.isfinite(loss.detach())
+                first_bad = torch.where(bad & (first_bad < 0), it, first_bad)
+            elif not math.isfinite(loss.item()):
+                diverged_at = it
+                break
+            optimizer.step()
+            if bar is not None:
+                bar.update(1)
+            if it % eval_every == 0 or it == max_iters:
+                if sync_free and int(first_bad) >= 0:
+                    diverged_at = int(first_bad)
+                    break
+                if not _all_finite(model):
+                    diverged_at, diverged_what = it, "weights"
+                    break
+                row = record(it)
+                if not math.isfinite(row["train_loss"]):
+                    diverged_at = it
+                    break
+                if stop_rule(row):
+                    stopped_by = "threshold"
+        if sync_free and diverged_at is None and int(first_bad) >= 0:
+            diverged_at = int(first_bad)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    if diverged_at is not None:
+        if on_divergence == "raise":
+            raise Diverged(diverged_at, diverged_what)
+        stopped_by = "diverged"
+    return TrainResult(history, it, stopped_by, diverged_at, seconds, config)
+
+
+# ------------------------------------------------------------------------------------------------
+# Results on disk: JSON + state_dict, written atomically
+# ------------------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as strict JSON (no NaN) atomically."""
+    atomic_write_bytes(path, json.dumps(obj, indent=1, allow_nan=False).encode())
+
+
+def _weights_path(path: Path) -> Path:
+    return path.with_suffix(".pt")
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def save_result(
+    path: str | os.PathLike,
+    result: TrainResult,
+    model: nn.Module | None = None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Path:
+    """Save ``result`` as JSON at ``path`` and the weights beside it (same name, ``.pt``).
+
+    The ``.pt`` file holds ``{"model": state_dict, "optimizer": state_dict}`` (the
+    optimizer's only if given; :class:`htsgd.optim.HeavyTailedSGD`'s includes its
+    noise generators, so a run can resume exactly). Both writes are atomic; the
+    weights are written first, so a JSON file on disk always has its weights.
+    Non-finite numbers are written as ``null``. Returns the JSON path.
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
+    path = Path(path)
+    if path.suffix != ".json":
+        raise ValueError(f"path must end in .json, got {str(path)!r}")
+    if not isinstance(result, TrainResult):
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
+    payload: dict[str, Any] = {}
+    if model is not None:
+        payload["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if optimizer is not None:
+        payload["optimizer"] = optimizer.state_dict()
+    if payload:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".pt.tmp")
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, _weights_path(path))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    atomic_write_json(path, _json_safe(result.to_dict()))
+    return path
+
+
+def load_result(path: str | os.PathLike, *, map_location: Any = "cpu") -> TrainResult:
+    """Load what :func:`save_result` wrote (JSON, and weights with ``weights_only=True`` if present).
+
+    The returned result has ``state_dict`` (the model's) and ``optimizer_state`` set
+    when they were saved. Introduced in the chapter *Heavy-tailed SGD*.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        result = TrainResult.from_dict(json.load(fh))
+    wp = _weights_path(path)
+    if wp.is_file():
+        payload = torch.load(wp, map_location=map_location, weights_only=True)
+        result.state_dict = payload.get("model")
+        result.optimizer_state = payload.get("optimizer")
+    return result

@@ -1,0 +1,171 @@
+"""The built HTML book, checked in a real browser with the network cut off.
+
+One strict build (``-W -n --keep-going``, every chapter executed, every warning an
+error) feeds every test here. Pages are served on 127.0.0.1 and opened in Debian's
+headless Chromium through playwright; every request to another host is blocked and
+recorded, so the checks below hold for a reader with no internet:
+
+* no JavaScript errors and no request that leaves the machine;
+* math is typeset by the book's own MathJax (no raw TeX left on the page);
+* every image has loaded;
+* saved widget states are rendered into real widgets by the book's own widget manager;
+* the Colab and Binder buttons point at the chapter's ``.ipynb``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import os
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]
+
+HTML = ROOT / "_build" / "html"
+
+
+def _pages() -> list[str]:
+    """Every page of the table of contents, as its path without suffix (book/stable)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part.get("chapters", [])]
+    return pages
+
+
+def _is_notebook(page: str) -> bool:
+    path = ROOT / f"{page}.md"
+    return path.is_file() and path.read_text().startswith("---\njupytext:")
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    status = module.build(execute=os.environ.get("BOOK_EXECUTE", "force"))
+    assert status == 0, "the strict book build failed: see the Sphinx warnings above"
+    assert (HTML / "index.html").is_file()
+    return HTML
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(built_book):
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian's chromium is required for the browser tests (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str):
+    """Open ``url`` offline; return the page, its JS errors and the blocked external requests."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    blocked: list[str] = []
+    host = urlparse(url).netloc
+
+    def route(r):
+        if urlparse(r.request.url).netloc == host or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("response", lambda resp: errors.append(f"http {resp.status}: {resp.url}") if resp.status >= 400 else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return context, page, errors, blocked
+
+
+@pytest.mark.parametrize("page_name", _pages())
+def test_page_renders_offline(browser, server, page_name):
+    context, page, errors, blocked = _open(browser, f"{server}/{page_name}.html")
+    try:
+        html = page.content()
+        # MathJax typesets asynchronously: wait until it reports it is done.
+        has_math = "math notranslate" in html or 'class="math' in html
+        if has_math:
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " && MathJax.startup.document && MathJax.startup.document.state() >= 200",
+                timeout=60_000,
+            )
+            page.evaluate("() => MathJax.startup.promise")
+            assert page.locator("mjx-container").count() > 0, "MathJax typeset nothing"
+            raw = page.evaluate(
+                "() => Array.from(document.querySelectorAll('.math, span.math, div.math'))"
+                ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"
+            )
+            assert not raw, f"raw TeX left on the page: {raw[:3]}"
+        broken = page.evaluate(
+            "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.src)"
+        )
+        assert not broken, f"images that did not load: {broken}"
+        if 'application/vnd.jupyter.widget-state+json' in html:
+            page.wait_for_selector(".jupyter-widgets", timeout=30_000)
+            rendered = page.locator(".widget-slider, .widget-dropdown, .widget-output, .widget-toggle-buttons").count()
+            assert rendered > 0, "the saved widget state was not rendered into widgets"
+            frames = page.locator(".jupyter-widgets img, .widget-output img").count()
+            assert frames > 0, "the explorer's first frame (a figure) is missing from the widget view"
+        assert not errors, f"JavaScript errors: {errors[:5]}"
+        assert not blocked, f"the page tried to reach the network: {blocked[:5]}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("page_name", [p for p in _pages() if _is_notebook(p)])
+def test_launch_buttons_open_the_notebook(browser, server, page_name):
+    assert (ROOT / f"{page_name}.ipynb").is_file(), f"{page_name}.ipynb is missing: run `make notebooks`"
+    context, page, _, _ = _open(browser, f"{server}/{page_name}.html")
+    try:
+        links = page.evaluate("() => Array.from(document.querySelectorAll('a')).map(a => a.href)")
+        colab = [u for u in links if "colab.research.google.com" in u]
+        binder = [u for u in links if "mybinder.org" in u]
+        assert colab and all(u.endswith(f"{page_name}.ipynb") for u in colab), colab
+        assert binder and all(f"{page_name}.ipynb" in u for u in binder), binder
+    finally:
+        context.close()
