@@ -41,7 +41,7 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --sync book/[a-z]*.md
+	$(PY) scripts/sync_notebooks.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check htsgd tests benchmarks
