@@ -34,16 +34,38 @@ def _parser() -> argparse.ArgumentParser:
         help="run a cached, resumable sweep from a TOML config",
         description="Run every cell of CONFIG that is not cached yet; write DIR/results.csv.",
     )
-    sweep.add_argument("config", type=Path, help="a TOML sweep, e.g. configs/book-teacher-student.toml")
-    sweep.add_argument("--results", type=Path, default=None, help="folder for results.csv (default: results/<name>)")
     sweep.add_argument(
-        "--cache", type=Path, default=None, help="cell cache (default: $HTSGD_CACHE_DIR or ~/.cache/htsgd/sweeps)"
+        "config", type=Path, help="a TOML sweep, e.g. configs/book-teacher-student.toml"
+    )
+    sweep.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="folder for results.csv (default: results/<name>)",
+    )
+    sweep.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cell cache (default: $HTSGD_CACHE_DIR or ~/.cache/htsgd/sweeps)",
     )
     sweep.add_argument("--executor", choices=["local", "serial", "dask"], default="local")
-    sweep.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (with --executor dask)")
-    sweep.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    sweep.add_argument("--recompute", action="store_true", help="ignore cached cells and run them again")
-    sweep.add_argument("--dry-run", action="store_true", help="list the cells and whether each is cached; run nothing")
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler (with --executor dask)",
+    )
+    sweep.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per core)"
+    )
+    sweep.add_argument(
+        "--recompute", action="store_true", help="ignore cached cells and run them again"
+    )
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells and whether each is cached; run nothing",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("info", help="versions and devices")
     return parser
@@ -92,7 +114,11 @@ def _sweep(args: argparse.Namespace) -> int:
             digest = cell_hash(cell, config.runner)
             cached = _read_record(cell_path(digest, args.cache), digest) is not None
             print(f"{digest[:12]}  {'cached ' if cached else 'pending'}  {cell.label()}")
-        extra = f" (+ matched-steps controls for alpha in {list(config.matched_steps)})" if config.matched_steps else ""
+        extra = (
+            f" (+ matched-steps controls for alpha in {list(config.matched_steps)})"
+            if config.matched_steps
+            else ""
+        )
         print(f"{len(cells)} cells{extra}")
         return 0
     results = args.results if args.results is not None else Path("results") / config.name
@@ -111,7 +137,9 @@ def _sweep(args: argparse.Namespace) -> int:
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"{config.name}: {len(frame)} cells in {time.perf_counter() - start:.1f} s -> {results / 'results.csv'}")
+    print(
+        f"{config.name}: {len(frame)} cells in {time.perf_counter() - start:.1f} s -> {results / 'results.csv'}"
+    )
     return 0
 
 

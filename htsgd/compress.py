@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_bool, check_choice, check_int, check_real
 from ._random import SeedLike, torch_generator
 
 __all__ = [
@@ -61,7 +61,7 @@ __all__ = [
 def _as_tensor(name: str, x: Any) -> tuple[torch.Tensor, bool]:
     """Return ``(tensor, was_numpy)``; numpy/list inputs become float64 tensors (no copy when possible)."""
     if torch.is_tensor(x):
-        t = x
+        t = x.detach()  # a measurement, not part of a training graph
         if t.is_complex():
             raise TypeError(f"{name} must be real, got a complex tensor")
         if not t.is_floating_point():
@@ -79,7 +79,7 @@ def _as_tensor(name: str, x: Any) -> tuple[torch.Tensor, bool]:
         raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    return torch.from_numpy(np.ascontiguousarray(arr)), True
+    return torch.from_numpy(np.asarray(arr, order="C")), True
 
 
 def _check_vectors(name: str, t: torch.Tensor) -> int:
@@ -183,8 +183,7 @@ def best_k_error(x: Any, k: int, p: float = 2, relative: bool = True) -> Any:
     n = _check_vectors("x", t)
     k = check_int("k", k, low=0, high=n)
     p = _check_p(p)
-    if not isinstance(relative, bool):
-        raise TypeError(f"relative must be True or False, got {relative!r}")
+    check_bool("relative", relative)
     powers, top = _sorted_powers(t, p)
     drop = torch.tensor([n - k], device=t.device)
     err = _tail_norms(powers, top, p, drop)[..., 0]
@@ -297,6 +296,7 @@ def column_best_k_error(W: Any, k: int, relative: bool = True) -> Any:
     -----
     Introduced in the chapter *Compressibility*.
     """
+    check_bool("relative", relative)
     norms, was_numpy = _column_norms("W", W)
     res = best_k_error(norms, k, p=2, relative=relative)
     return _finish(res, was_numpy)

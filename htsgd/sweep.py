@@ -85,7 +85,15 @@ NOISE_TYPES = ("per_neuron", "per_weight", "isotropic")
 DEVICES = ("cpu", "cuda", "auto")
 EXECUTORS = ("local", "serial", "dask")
 
-_REQUIRED_RECORD_KEYS = ("schema", "hash", "runner", "config", "metrics", "htsgd_version", "seconds")
+_REQUIRED_RECORD_KEYS = (
+    "schema",
+    "hash",
+    "runner",
+    "config",
+    "metrics",
+    "htsgd_version",
+    "seconds",
+)
 
 
 class ConfigError(ValueError):
@@ -102,11 +110,14 @@ def _none_or(value: Any) -> Any:
     return value
 
 
-def _float_tuple(name: str, values: Any, *, low: float, high: float, high_open: bool) -> tuple[float, ...]:
+def _float_tuple(
+    name: str, values: Any, *, low: float, high: float, high_open: bool
+) -> tuple[float, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a list of numbers, got {type(values).__name__} {values!r}")
     out = tuple(
-        check_real(f"{name}[{i}]", v, low=low, high=high, high_open=high_open) for i, v in enumerate(values)
+        check_real(f"{name}[{i}]", v, low=low, high=high, high_open=high_open)
+        for i, v in enumerate(values)
     )
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat a value, got {list(out)}")
@@ -123,9 +134,10 @@ class ExperimentConfig:
         Passed to :func:`htsgd.data.load`.
     dataset_options : mapping of str to scalar
         Keyword options of the loader (e.g. ``n_train`` for teacher-student).
-    data_seed : int
-        Seed of the dataset itself (generated data, splits); the same for every
-        training seed, so seeds vary the network and the noise only.
+    data_seed : int or None
+        Seed of the dataset itself (generated data, random subsets); the same for
+        every training seed, so seeds vary the network and the noise only. ``None``
+        keeps the loader's default (the standard MNIST-1D, for instance).
     model : {"fcn", "vgg11wide"}
         :class:`htsgd.nets.FCN` or :class:`htsgd.nets.VGG11Wide`.
     width, depth : int
@@ -168,7 +180,7 @@ class ExperimentConfig:
 
     dataset: str = "teacher_student"
     dataset_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    data_seed: int = 0
+    data_seed: int | None = None
     model: str = "fcn"
     width: int = 1024
     depth: int = 2
@@ -208,7 +220,10 @@ class ExperimentConfig:
                 )
             opts[key] = value
         set_(self, "dataset_options", opts)
-        set_(self, "data_seed", check_int("data_seed", self.data_seed, low=0))
+        data_seed = _none_or(self.data_seed)
+        if data_seed is not None:
+            data_seed = check_int("data_seed", data_seed, low=0)
+        set_(self, "data_seed", data_seed)
         check_choice("model", self.model, MODELS)
         set_(self, "width", check_int("width", self.width, low=1))
         set_(self, "depth", check_int("depth", self.depth, low=1))
@@ -228,11 +243,17 @@ class ExperimentConfig:
         set_(self, "stop_train_acc", stop)
         set_(self, "eval_every", check_int("eval_every", self.eval_every, low=1))
         set_(self, "seed", check_int("seed", self.seed, low=0, high=2**63 - 1))
-        set_(self, "prune_mce", _float_tuple("prune_mce", self.prune_mce, low=0.0, high=1.0, high_open=True))
+        set_(
+            self,
+            "prune_mce",
+            _float_tuple("prune_mce", self.prune_mce, low=0.0, high=1.0, high_open=True),
+        )
         set_(
             self,
             "prune_fractions",
-            _float_tuple("prune_fractions", self.prune_fractions, low=0.0, high=1.0, high_open=True),
+            _float_tuple(
+                "prune_fractions", self.prune_fractions, low=0.0, high=1.0, high_open=True
+            ),
         )
         check_bool("random_prune", self.random_prune)
         set_(
@@ -340,7 +361,9 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or any(c in self.name for c in "/\\\0"):
-            raise ConfigError(f"[sweep] name must be a non-empty string without slashes, got {self.name!r}")
+            raise ConfigError(
+                f"[sweep] name must be a non-empty string without slashes, got {self.name!r}"
+            )
         if not isinstance(self.base, ExperimentConfig):
             raise TypeError(f"base must be an ExperimentConfig, got {type(self.base).__name__}")
         if not isinstance(self.grid, Mapping):
@@ -353,7 +376,9 @@ class SweepConfig:
                 continue
             values = self.grid[key]
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise ConfigError(f"[grid] {key} must be a non-empty list of values, got {values!r}")
+                raise ConfigError(
+                    f"[grid] {key} must be a non-empty list of values, got {values!r}"
+                )
             # Validate every value now, so a bad one fails at load time, naming the axis.
             for i, value in enumerate(values):
                 try:
@@ -363,7 +388,9 @@ class SweepConfig:
             grid[key] = tuple(_none_or(v) if not isinstance(v, list) else tuple(v) for v in values)
         object.__setattr__(self, "grid", grid)
         try:
-            matched = _float_tuple("matched_steps", self.matched_steps, low=0.0, high=2.0, high_open=False)
+            matched = _float_tuple(
+                "matched_steps", self.matched_steps, low=0.0, high=2.0, high_open=False
+            )
         except (TypeError, ValueError) as err:
             raise ConfigError(f"[controls] {err}") from err
         object.__setattr__(self, "matched_steps", matched)
@@ -378,14 +405,20 @@ class SweepConfig:
     def cells(self) -> list[ExperimentConfig]:
         """The grid's cells (cartesian product), without the controls."""
         keys = list(self.grid)
-        return [self.base.replace(**dict(zip(keys, combo))) for combo in itertools.product(*self.grid.values())]
+        return [
+            self.base.replace(**dict(zip(keys, combo, strict=True)))
+            for combo in itertools.product(*self.grid.values())
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout as a dict: ``sweep``, ``cell``, ``grid``, ``controls``."""
         return {
             "sweep": {"name": self.name, "description": self.description, "runner": self.runner},
             "cell": self.base.to_dict(),
-            "grid": {k: [list(v) if isinstance(v, tuple) else v for v in vals] for k, vals in self.grid.items()},
+            "grid": {
+                k: [list(v) if isinstance(v, tuple) else v for v in vals]
+                for k, vals in self.grid.items()
+            },
             "controls": {"matched_steps": list(self.matched_steps)},
         }
 
@@ -487,7 +520,11 @@ def cache_dir(cache: str | os.PathLike[str] | None = None) -> Path:
 
 def cell_path(digest: str, cache: str | os.PathLike[str] | None = None) -> Path:
     """Where the result of the cell with hash ``digest`` is stored."""
-    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if (
+        not isinstance(digest, str)
+        or len(digest) != 64
+        or any(c not in "0123456789abcdef" for c in digest)
+    ):
         raise ValueError(f"digest must be a 64-character lowercase hex SHA-256, got {digest!r}")
     return cache_dir(cache) / digest[:2] / f"{digest}.json"
 
@@ -530,7 +567,9 @@ def _read_record(path: Path, digest: str) -> dict[str, Any] | None:
             elif not isinstance(record["metrics"], dict):
                 problem = "metrics is not a table"
     if problem is not None:
-        warnings.warn(f"corrupt cache file {path} ({problem}): the cell will be recomputed", stacklevel=3)
+        warnings.warn(
+            f"corrupt cache file {path} ({problem}): the cell will be recomputed", stacklevel=3
+        )
         return None
     return record
 
@@ -583,22 +622,10 @@ def _load_data(cfg: ExperimentConfig, device: Any) -> Any:
     key = _canonical_json([cfg.dataset, cfg.dataset_options, cfg.data_seed, str(device)])
     if key not in _DATA_CACHE:
         _DATA_CACHE.clear()
-        _DATA_CACHE[key] = data.load(cfg.dataset, seed=cfg.data_seed, device=device, **cfg.dataset_options)
+        _DATA_CACHE[key] = data.load(
+            cfg.dataset, seed=cfg.data_seed, device=device, **cfg.dataset_options
+        )
     return _DATA_CACHE[key]
-
-
-def _hidden_weights(model: Any) -> list[Any]:
-    import torch
-    from torch import nn
-
-    out = []
-    if hasattr(model, "hidden_layers"):
-        layers = model.hidden_layers()
-    else:  # a CNN: every conv and linear layer but the last one
-        layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][:-1]
-    for layer in layers:
-        out.append(layer.weight.detach().reshape(layer.weight.shape[0], -1).to(torch.float64).cpu())
-    return out
 
 
 def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -639,12 +666,14 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
 
     cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
     device = torch.device(
-        "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+        "cuda"
+        if cfg.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if cfg.device == "auto" else cfg.device)
     )
     data = _load_data(cfg, device)
     torch.manual_seed(_sub_seed(cfg.seed, 0))
     if cfg.model == "fcn":
-        input_dim = int(np.prod(data.input_shape))
+        input_dim = int(np.prod(data.x_train.shape[1:]))
         model = nets.FCN(input_dim, cfg.width, cfg.depth, data.num_classes, bias=cfg.bias)
     else:
         model = nets.VGG11Wide(data.num_classes)
@@ -682,8 +711,8 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
     def measure(m: Any) -> dict[str, float]:
-        train_loss, train_acc = train.evaluate(m, data.x_train, data.y_train)
-        test_loss, test_acc = train.evaluate(m, data.x_test, data.y_test)
+        train_loss, train_acc = train.evaluate(m, data.x_train, data.y_train, batch_size=8192)
+        test_loss, test_acc = train.evaluate(m, data.x_test, data.y_test, batch_size=8192)
         return {
             "train_loss": float(train_loss),
             "train_acc": float(train_acc),
@@ -692,38 +721,45 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
         }
 
     metrics.update(measure(model))
-    weights = _hidden_weights(model)
-    norms = [w.norm(dim=1) for w in weights]
-    n_neurons = sum(len(n) for n in norms)
-
-    def neuron_fraction(pruned: Any) -> float:
-        kept = sum(int((w.norm(dim=1) > 0).sum()) for w in _hidden_weights(pruned))
-        return 1.0 - kept / n_neurons
 
     prune: dict[str, Any] = {}
-    diverged = metrics["diverged_at"] is not None
     criteria = [(f"mce{t:g}", {"mce": t}) for t in cfg.prune_mce]
     criteria += [(f"frac{f:g}", {"fraction": f}) for f in cfg.prune_fractions]
-    for name, kwargs in criteria if not diverged else []:
-        pruned = compress.prune_neurons(model, **kwargs)
-        entry: dict[str, Any] = {
-            "pruned_fraction": float(compress.pruned_fraction(pruned)),
-            "neuron_fraction": neuron_fraction(pruned),
-            **measure(pruned),
-        }
-        if cfg.random_prune:
-            rand = compress.prune_neurons(
-                model, fraction=entry["neuron_fraction"], order="random", generator=_sub_seed(cfg.seed, 3)
-            )
-            entry["random"] = {"pruned_fraction": float(compress.pruned_fraction(rand)), **measure(rand)}
-        prune[name] = entry
+    if metrics["diverged_at"] is None:
+        for name, kwargs in criteria:
+            pruned = compress.prune_neurons(model, **kwargs)
+            report = compress.prune_report(pruned)
+            entry: dict[str, Any] = {
+                "pruned_fraction": float(report.fraction),
+                "neuron_fraction": float(report.neuron_fraction),
+                **measure(pruned),
+            }
+            if cfg.random_prune:
+                # The control: as many neurons in every layer, chosen at random.
+                rand = compress.prune_neurons(
+                    model,
+                    counts=report.pruned_neurons,
+                    order="random",
+                    generator=_sub_seed(cfg.seed, 3),
+                )
+                entry["random"] = {
+                    "pruned_fraction": float(compress.pruned_fraction(rand)),
+                    **measure(rand),
+                }
+            prune[name] = entry
     metrics["prune"] = prune
 
-    all_norms = torch.cat(norms) if norms else torch.zeros(0)
+    norms = [
+        compress.neuron_norms(layer.weight.detach()).double().cpu()
+        for _, layer in compress.hidden_layers(model)
+    ]
+    all_norms = torch.cat(norms) if norms else torch.zeros(0, dtype=torch.float64)
     k = max(2, int(round(cfg.tail_fraction * len(all_norms))))
-    finite = bool(torch.isfinite(all_norms).all()) and len(all_norms) > k
+    usable = (
+        len(all_norms) > k and bool(torch.isfinite(all_norms).all()) and bool((all_norms > 0).all())
+    )
     metrics["tail_k"] = k
-    metrics["tail_hill"] = float(tails.hill(all_norms[:], k)) if finite else None
+    metrics["tail_hill"] = float(tails.hill(all_norms, k)) if usable else None
     metrics["neuron_norms"] = [n.tolist() for n in norms]
     history = result.history.to_dict() if hasattr(result.history, "to_dict") else result.history
     metrics["history"] = _jsonable(history)
@@ -759,7 +795,11 @@ def _execute(config: dict[str, Any], runner: str, threads: int | None) -> dict[s
     metrics = _resolve_runner(runner)(config)
     if not isinstance(metrics, dict):
         raise TypeError(f"runner {runner!r} must return a dict, got {type(metrics).__name__}")
-    return {"metrics": _jsonable(metrics), "seconds": time.perf_counter() - start, "host": platform.node()}
+    return {
+        "metrics": _jsonable(metrics),
+        "seconds": time.perf_counter() - start,
+        "host": platform.node(),
+    }
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -831,13 +871,17 @@ def _make_executor(
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as err:  # pragma: no cover - dask is an optional dependency
-        raise ImportError("executor='dask' needs dask[distributed]: pip install 'htsgd[dask]'") from err
+        raise ImportError(
+            "executor='dask' needs dask[distributed]: pip install 'htsgd[dask]'"
+        ) from err
     if scheduler:
         client = Client(scheduler)
         cluster = None
     else:
         n = workers or min(os.cpu_count() or 1, max(1, n_pending))
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
 
     def close() -> None:
@@ -914,7 +958,9 @@ def run_sweep(
     if isinstance(executor, str):
         check_choice("executor", executor, EXECUTORS)
     elif executor is not None and not isinstance(executor, cf.Executor):
-        raise TypeError(f"executor must be one of {EXECUTORS}, a concurrent.futures.Executor or None, got {executor!r}")
+        raise TypeError(
+            f"executor must be one of {EXECUTORS}, a concurrent.futures.Executor or None, got {executor!r}"
+        )
 
     grid = config.cells()
     grid_hashes = [cell_hash(c, config.runner) for c in grid]
@@ -929,7 +975,7 @@ def run_sweep(
 
     def run_cells(cells: list[ExperimentConfig], hashes: list[str], desc: str) -> None:
         pending = []
-        for c, h in zip(cells, hashes):
+        for c, h in zip(cells, hashes, strict=True):
             rec = None if recompute else _read_record(cell_path(h, cache), h)
             if rec is not None:
                 records[h] = rec
@@ -947,14 +993,19 @@ def run_sweep(
                     records[h] = _store(c, h, out, config.runner, cache)
                     bar.update()
                 return
-            futures = {pool.submit(_execute, c.to_dict(), config.runner, state["threads"]): (c, h) for c, h in pending}
+            futures = {
+                pool.submit(_execute, c.to_dict(), config.runner, state["threads"]): (c, h)
+                for c, h in pending
+            }
             try:
                 for fut in cf.as_completed(futures):
                     c, h = futures[fut]
                     try:
                         out = fut.result()
                     except Exception as err:
-                        raise RuntimeError(f"sweep {config.name!r}: cell {h[:12]} ({c.label()}) failed: {err}") from err
+                        raise RuntimeError(
+                            f"sweep {config.name!r}: cell {h[:12]} ({c.label()}) failed: {err}"
+                        ) from err
                     records[h] = _store(c, h, out, config.runner, cache)
                     bar.update()
             except BaseException:
@@ -967,12 +1018,14 @@ def run_sweep(
     try:
         run_cells(grid, grid_hashes, config.name)
         controls: list[tuple[ExperimentConfig, str]] = []
-        for c, h in zip(grid, grid_hashes):
+        for c, h in zip(grid, grid_hashes, strict=True):
             if c.noisy and any(math.isclose(c.alpha, a) for a in config.matched_steps):
                 iters = records[h]["metrics"].get("iterations")
                 if not isinstance(iters, int) or iters < 1:
                     raise ValueError(f"cell {h[:12]} has no iteration count to match: {iters!r}")
-                controls.append((c.replace(alpha=None, sigma=0.0, stop_train_acc=None, max_iters=iters), h))
+                controls.append(
+                    (c.replace(alpha=None, sigma=0.0, stop_train_acc=None, max_iters=iters), h)
+                )
         control_hashes = [cell_hash(c, config.runner) for c, _ in controls]
         if controls:
             run_cells([c for c, _ in controls], control_hashes, f"{config.name} (controls)")
@@ -983,10 +1036,13 @@ def run_sweep(
     rows = []
     for h in grid_hashes:
         rows.append({"role": "grid", "matched_to": None, **flatten_result(records[h])})
-    for (_, matched), h in zip(controls, control_hashes):
+    for (_, matched), h in zip(controls, control_hashes, strict=True):
         rows.append({"role": "matched_steps", "matched_to": matched, **flatten_result(records[h])})
     frame = pd.DataFrame(rows)
-    frame = frame[["hash", "role", "matched_to"] + [c for c in frame.columns if c not in ("hash", "role", "matched_to")]]
+    frame = frame[
+        ["hash", "role", "matched_to"]
+        + [c for c in frame.columns if c not in ("hash", "role", "matched_to")]
+    ]
     if results is not None:
         out = Path(results)
         _atomic_write_text(out / "results.csv", frame.to_csv(index=False))
@@ -994,7 +1050,9 @@ def run_sweep(
     return frame
 
 
-def _store(cfg: ExperimentConfig, digest: str, out: Mapping[str, Any], runner: str, cache: Any) -> dict[str, Any]:
+def _store(
+    cfg: ExperimentConfig, digest: str, out: Mapping[str, Any], runner: str, cache: Any
+) -> dict[str, Any]:
     from . import __version__
 
     record = {

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import htsgd as hs
-from htsgd.nets import FCN, VGG11Wide, MeanFieldNet
+from htsgd.nets import FCN, MeanFieldNet, VGG11Wide
 
 
 def test_fcn_layers_shapes_and_no_bias():
