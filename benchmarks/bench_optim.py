@@ -6,7 +6,8 @@ One training step (forward, backward, optimizer step) of a 784 -> 5000 -> 10
 FCN on a batch of 5000, for: plain ``torch.optim.SGD``; ``HeavyTailedSGD`` with
 each noise type (noise drawn on the device by ``htsgd.stable``); and the authors'
 way of drawing noise (``scipy.stats.levy_stable.rvs`` on the host every step, then
-copied to the device) for types 1 and 2, measured in the same run. Variants are
+copied to the device) for types 1 and 2, measured in the same run. On a GPU with Triton,
+the eager noise path (``fused=False``) is measured too. Variants are
 interleaved round-robin and the median is reported, so that a busy machine slows
 them all alike. Writes ``benchmarks/results/bench_optim_<device>.json`` and prints
 a summary.
@@ -72,6 +73,9 @@ def make_optimizer(name: str, model: nn.Module):
         return torch.optim.SGD(model.parameters(), lr=LR)
     if name.startswith("authors_"):
         return AuthorsNoiseSGD(groups, LR, name.removeprefix("authors_"))
+    if name.startswith("eager_"):  # the GPU path without the compiled noise kernel, for comparison
+        kind = name.removeprefix("eager_")
+        return hs.optim.HeavyTailedSGD(groups, lr=LR, alpha=ALPHA, sigma=SIGMA, noise=kind, generator=0, fused=False)
     return hs.optim.HeavyTailedSGD(groups, lr=LR, alpha=ALPHA, sigma=SIGMA, noise=name, generator=0)
 
 
@@ -112,6 +116,8 @@ def main(argv=None) -> int:
     run = timer(device)
 
     names = ["sgd", "per_neuron", "per_weight", "isotropic"]
+    if device.type == "cuda" and hs.optim.fused_available():
+        names += ["eager_per_neuron", "eager_per_weight", "eager_isotropic"]
     if not args.no_authors:
         names += ["authors_per_neuron", "authors_per_weight"]
     gen = torch.Generator().manual_seed(0)
@@ -171,6 +177,7 @@ def main(argv=None) -> int:
         "sigma": SIGMA,
         "lr": LR,
         "repeats": args.repeats,
+        "fused_noise": device.type == "cuda" and hs.optim.fused_available(),
         "median_step_seconds": med,
         "median_optimizer_step_seconds": med_opt,
         "ratio_to_sgd": ratios,

@@ -34,6 +34,7 @@ Scale convention: ``SaS(2, 1) = N(0, 2)``. The authors add ``N(0, 1)`` at
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,10 +43,18 @@ from torch import nn
 from torch.optim.sgd import sgd as _functional_sgd
 
 from . import stable
-from ._checks import check_choice, check_real
+from ._checks import check_bool, check_choice, check_real
 from ._random import SeedLike, fresh_seed, resolve_device, torch_generator
 
-__all__ = ["HeavyTailedSGD", "paper_param_groups", "NOISE_TYPES", "noise_scale", "authors_sigma_to_ours"]
+__all__ = [
+    "HeavyTailedSGD",
+    "paper_param_groups",
+    "NOISE_TYPES",
+    "noise_scale",
+    "authors_sigma_to_ours",
+    "add_stable_noise_",
+    "fused_available",
+]
 
 #: The three noise types of the paper, in its order (types 1, 2, 3).
 NOISE_TYPES = ("per_neuron", "per_weight", "isotropic")
@@ -112,6 +121,11 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         ``torch.Generator`` is used for the parameters on its device; ``None`` draws
         a fresh seed. The generators' states are part of :meth:`state_dict`, so a
         run resumed from a checkpoint draws the same noise as an uninterrupted one.
+    fused : bool or None
+        Turn the uniform draws into noise with one compiled kernel (``torch.compile``)
+        instead of a dozen eager ones. ``None`` (default): on CUDA parameters when
+        Triton is available. Same random stream, same law; the floats may differ from
+        the eager path's in the last bits.
 
     Notes
     -----
@@ -138,6 +152,7 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         generator: SeedLike = None,
+        fused: bool | None = None,
     ) -> None:
         lr = check_real("lr", lr, low=0.0, low_open=True)
         alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
@@ -148,6 +163,9 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
         weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         self._default_noise = noise
+        if fused is not None:
+            check_bool("fused", fused)
+        self._fused = fused
         if isinstance(generator, torch.Generator):
             self._seed: int | None = None
             self._generators: dict[str, torch.Generator] = {_device_key(generator.device): generator}
@@ -257,7 +275,8 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             # Noise goes on every parameter of the group, gradient or not: the Levy
             # motion drives all coordinates of the particle system.
             for p in group["params"]:
-                add_stable_noise_(p, group["alpha"], scale, kind, self._generator(p.device))
+                fused = self._fused if self._fused is not None else (p.is_cuda and fused_available())
+                add_stable_noise_(p, group["alpha"], scale, kind, self._generator(p.device), fused=fused)
         return loss
 
 
@@ -268,29 +287,153 @@ def _device_key(device: Any) -> str:
     return str(dev)
 
 
+# ------------------------------------------------------------------------------------------------
+# Fused noise for GPUs. Eager CMS launches about a dozen small elementwise kernels per draw; on a
+# GPU that launch overhead, and the extra passes over memory for per-weight noise, cost more than
+# the arithmetic. The uniforms (and Gaussians) are drawn exactly as htsgd.stable draws them, from
+# the same generator, and one compiled elementwise kernel turns them into the noise: the same law
+# and the same random stream, so seeding and resuming work as in the eager path.
+# ------------------------------------------------------------------------------------------------
+def _angle_exp(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """V ~ U(-pi/2, pi/2) and W ~ Exp(1) from ``u = rand((2, ...))``, clamped as in htsgd.stable."""
+    eps = torch.finfo(u.dtype).eps
+    tiny = torch.finfo(u.dtype).tiny
+    half_pi = math.pi / 2
+    v = ((u[0] - 0.5) * math.pi).clamp(-half_pi * (1 - eps), half_pi * (1 - eps))
+    w = (-torch.log1p(-u[1])).clamp_min(tiny)
+    return v, w
+
+
+def _sas_from_uniform(u: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Standard SaS(alpha, 1) from two uniforms per draw (symmetric Chambers-Mallows-Stuck)."""
+    v, w = _angle_exp(u)
+    if alpha == 2.0:
+        return 2.0 * torch.sin(v) * torch.sqrt(w)
+    if alpha == 1.0:
+        return torch.tan(v)
+    return torch.sin(alpha * v) * torch.exp(
+        -torch.log(torch.cos(v)) / alpha
+        + ((1 - alpha) / alpha) * (torch.log(torch.cos((1 - alpha) * v)) - torch.log(w))
+    )
+
+
+def _isotropic_from_draws(u: torch.Tensor, g: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Rows ``sqrt(A) g`` with ``A ~ S(alpha/2, 1, 2 cos(pi alpha/4)^(2/alpha))`` (sub-Gaussian law)."""
+    if alpha == 2.0:
+        return math.sqrt(2.0) * g
+    a = alpha / 2
+    v, w = _angle_exp(u)
+    t = math.tan(math.pi * a / 2)
+    b = math.atan(t) / a
+    s = (1 + t * t) ** (1 / (2 * a))
+    vb = v + b
+    mix = (2 * math.cos(math.pi * alpha / 4) ** (2 / alpha)) * (
+        s * torch.sin(a * vb) / torch.cos(v) ** (1 / a) * (torch.cos(v - a * vb) / w) ** ((1 - a) / a)
+    )
+    return torch.sqrt(mix).unsqueeze(-1) * g
+
+
+def _add_sas_(p: torch.Tensor, u: torch.Tensor, alpha: float, scale: float, per_row: bool) -> None:
+    """``p += scale * X``: X per weight, or one draw per row broadcast (the kernel that gets compiled)."""
+    x = _sas_from_uniform(u, alpha)
+    if per_row:
+        x = x.view(x.shape[0], *([1] * (p.dim() - 1)))
+    p.add_(x.to(p.dtype), alpha=scale)
+
+
+def _add_isotropic_(p: torch.Tensor, u: torch.Tensor, g: torch.Tensor, alpha: float, scale: float) -> None:
+    """``p += scale * X`` with isotropic rows (the kernel that gets compiled)."""
+    p.add_(_isotropic_from_draws(u, g, alpha).view(p.shape).to(p.dtype), alpha=scale)
+
+
+_COMPILED: dict[str, Any] = {}
+_FUSED_STATE = {"broken": False}
+
+
+def fused_available() -> bool:
+    """Whether the compiled (fused) noise kernels can be used: CUDA, ``torch.compile`` and Triton.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
+    if _FUSED_STATE["broken"] or not torch.cuda.is_available() or not hasattr(torch, "compile"):
+        return False
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _compiled(name: str):
+    fn = _COMPILED.get(name)
+    if fn is None:
+        # Not fullgraph: past torch's recompile limit (many shapes or alphas in one process)
+        # dynamo quietly runs the same Python eagerly, which is still correct.
+        fn = torch.compile(_add_sas_ if name == "sas" else _add_isotropic_, dynamic=None)
+        _COMPILED[name] = fn
+    return fn
+
+
+def _add_fused_(
+    p: torch.Tensor, kind: str, alpha: float, scale: float, generator: torch.Generator, dtype: torch.dtype
+) -> None:
+    if kind == "isotropic":
+        rows = p.shape[0]
+        g = torch.randn((rows, p[0].numel()), generator=generator, device=p.device, dtype=dtype)
+        u = torch.rand((2, rows), generator=generator, device=p.device, dtype=dtype)
+        _compiled("iso")(p, u, g, alpha, scale)
+        return
+    shape = (p.shape[0],) if kind == "per_neuron" else tuple(p.shape)
+    u = torch.rand((2, *shape), generator=generator, device=p.device, dtype=dtype)
+    _compiled("sas")(p, u, alpha, scale, kind == "per_neuron")
+
+
 @torch.no_grad()
 def add_stable_noise_(
-    p: torch.Tensor, alpha: float, scale: float, noise: str, generator: torch.Generator
+    p: torch.Tensor,
+    alpha: float,
+    scale: float,
+    noise: str,
+    generator: torch.Generator,
+    *,
+    fused: bool = False,
 ) -> torch.Tensor:
     """Add ``scale * X`` in place, ``X`` standard stable noise of the given type (rows = neurons).
 
-    A 0-d or 1-d tensor counts each entry as its own row. Introduced in the chapter
-    *Heavy-tailed SGD*.
+    A 0-d or 1-d tensor counts each entry as its own row. ``fused=True`` computes the
+    noise in one compiled kernel from the same uniform draws (see :func:`fused_available`).
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
+    if noise not in NOISE_TYPES:
+        raise ValueError(f"noise must be one of {NOISE_TYPES}; got {noise!r}")
     dtype = p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32
     if p.dim() <= 1 or noise == "per_weight":
+        kind = "per_weight"
+    else:
+        kind = noise
+    if fused and not _FUSED_STATE["broken"]:
+        state = generator.get_state()  # host-side copy: no device sync
+        try:
+            _add_fused_(p, kind, alpha, scale, generator, dtype)
+            return p
+        except Exception as err:  # no working compiler here: fall back to eager, once and for all
+            generator.set_state(state)  # the eager draw below uses the same numbers
+            _FUSED_STATE["broken"] = True
+            warnings.warn(
+                f"fused stable noise unavailable ({type(err).__name__}: {err}); using eager sampling",
+                UserWarning,
+                stacklevel=2,
+            )
+    if kind == "per_weight":
         x = stable.sample(alpha, tuple(p.shape), generator=generator, device=p.device, dtype=dtype)
-    elif noise == "per_neuron":
+    elif kind == "per_neuron":
         rows = p.shape[0]
         x = stable.sample(alpha, (rows,), generator=generator, device=p.device, dtype=dtype)
         x = x.view(rows, *([1] * (p.dim() - 1)))  # broadcast over the row: no (out, in) draw
-    elif noise == "isotropic":
-        rows = p.shape[0]
-        x = stable.sample_isotropic(
-            alpha, (rows,), p[0].numel(), generator=generator, device=p.device, dtype=dtype
-        ).view(p.shape)
     else:
-        raise ValueError(f"noise must be one of {NOISE_TYPES}; got {noise!r}")
+        x = stable.sample_isotropic(
+            alpha, (p.shape[0],), p[0].numel(), generator=generator, device=p.device, dtype=dtype
+        ).view(p.shape)
     return p.add_(x.to(p.dtype), alpha=scale)
 
 

@@ -255,6 +255,7 @@ def sample_isotropic(
 _H0 = 0.3  # trapezoid step times max |ds/dsigma|; the error is about exp(-pi**2 / _H0)
 _U_LO, _U_HI = -36.0, 3.8  # the kernel exp(u - e^u) is below 1e-15 of its mass outside
 _BLOCK = 4096  # points per block (bounds the (points x nodes) work arrays)
+_MAX_NODES = 20000  # largest grid for one group of points
 
 
 class _Pieces:
@@ -369,7 +370,7 @@ def _kernel_log_integrals(alpha: float, beta: float, c: np.ndarray, which: tuple
     bounds = np.flatnonzero(np.diff(keys)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [cs.size]))
-    for g0, g1 in zip(starts, ends):
+    for g0, g1 in zip(starts, ends, strict=True):
         for b0 in range(g0, g1, _BLOCK):
             b1 = min(b0 + _BLOCK, g1)
             cb = cs[b0:b1]
@@ -382,8 +383,7 @@ def _kernel_log_integrals(alpha: float, beta: float, c: np.ndarray, which: tuple
             hi = np.interp(u_hi - cb, s_c, sig_c)
             sa = np.clip(np.minimum(lo, hi) - 0.25, sig_lo, sig_hi)
             sb = np.clip(np.maximum(lo, hi) + 0.25, sig_lo, sig_hi)
-            smin, smax = sa.min(), sb.max()
-            in_range = (sig_c >= smin - 0.25) & (sig_c <= smax + 0.25)
+            in_range = (sig_c >= sa.min() - 0.25) & (sig_c <= sb.max() + 0.25)
             if in_range.any():
                 # Light tails (u > U_HI everywhere) need a finer step: the kernel's relative
                 # variation there is e^u per unit of u (capped: such densities are < 1e-40).
@@ -392,41 +392,56 @@ def _kernel_log_integrals(alpha: float, beta: float, c: np.ndarray, which: tuple
             else:
                 slope = 1.0
             step = _H0 / max(slope, 1e-3)
-            n = int(math.ceil((smax - smin) / step)) + 1
-            grid = smin + step * np.arange(n)
-            with np.errstate(all="ignore"):
-                s, ds, log_dth, log_dl, log_dr = pieces.evaluate(grid)
-            logw = {}
-            with np.errstate(divide="ignore"):
-                log_abs_ds = np.log(np.abs(ds))
-            for w in which:
-                if w == "pdf":
-                    lw = log_dth
-                elif w == "right":
-                    lw = log_dr + log_abs_ds
-                else:
-                    lw = log_dl + log_abs_ds
-                lw = lw + math.log(step)
-                logw[w] = np.where(np.isfinite(lw) & np.isfinite(s), lw, -np.inf)
-            s = np.where(np.isfinite(s), s, 0.0)
-            ka = np.searchsorted(grid, sa)
-            kb = np.searchsorted(grid, sb, side="right")
-            width = int((kb - ka).max()) + 1
-            idx = ka[:, None] + np.arange(width)
-            valid = idx < np.minimum(kb, n)[:, None]
-            idx = np.minimum(idx, n - 1)
-            u = cb[:, None] + s[idx]
-            with np.errstate(over="ignore"):
-                logk = u - np.exp(u)
-            logk[~valid] = -np.inf
-            for w in which:
-                terms = logk + logw[w][idx]
-                m = terms.max(axis=1)
-                mm = np.where(np.isfinite(m), m, 0.0)
-                total = np.exp(terms - mm[:, None]).sum(axis=1)
-                with np.errstate(divide="ignore"):
-                    out[w][order[b0:b1]] = mm + np.log(total)
+            # Near alpha = 1 the windows are narrow and far apart: give each run of points
+            # whose windows span at most _MAX_NODES steps its own grid.
+            span = _MAX_NODES * step
+            i = 0
+            while i < cb.size:
+                spread = np.maximum.accumulate(sb[i:]) - np.minimum.accumulate(sa[i:])
+                j = i + int(np.searchsorted(spread, span, side="right"))
+                j = max(j, i + 1)
+                _window_sums(pieces, which, cb[i:j], sa[i:j], sb[i:j], step, out, order[b0 + i : b0 + j])
+                i = j
     return out
+
+
+def _window_sums(pieces, which, cb, sa, sb, step, out, dest) -> None:
+    """Trapezoid sums of K(c + s) w over each point's window [sa, sb], on one uniform grid."""
+    smin, smax = sa.min(), sb.max()
+    n = int(math.ceil((smax - smin) / step)) + 1
+    grid = smin + step * np.arange(n)
+    with np.errstate(all="ignore"):
+        s, ds, log_dth, log_dl, log_dr = pieces.evaluate(grid)
+    logw = {}
+    with np.errstate(divide="ignore"):
+        log_abs_ds = np.log(np.abs(ds))
+    for w in which:
+        if w == "pdf":
+            lw = log_dth
+        elif w == "right":
+            lw = log_dr + log_abs_ds
+        else:
+            lw = log_dl + log_abs_ds
+        lw = lw + math.log(step)
+        logw[w] = np.where(np.isfinite(lw) & np.isfinite(s), lw, -np.inf)
+    s = np.where(np.isfinite(s), s, 0.0)
+    ka = np.searchsorted(grid, sa)
+    kb = np.searchsorted(grid, sb, side="right")
+    width = int((kb - ka).max()) + 1
+    idx = ka[:, None] + np.arange(width)
+    valid = idx < np.minimum(kb, n)[:, None]
+    idx = np.minimum(idx, n - 1)
+    u = cb[:, None] + s[idx]
+    with np.errstate(over="ignore"):
+        logk = u - np.exp(u)
+    logk[~valid] = -np.inf
+    for w in which:
+        terms = logk + logw[w][idx]
+        m = terms.max(axis=1)
+        mm = np.where(np.isfinite(m), m, 0.0)
+        total = np.exp(terms - mm[:, None]).sum(axis=1)
+        with np.errstate(divide="ignore"):
+            out[w][dest] = mm + np.log(total)
 
 
 def _s0_location(alpha: float, beta: float, scale: float, loc: float, parameterization: str) -> float:

@@ -69,6 +69,7 @@ __all__ = [
     "run_cell",
     "run_sweep",
     "flatten_result",
+    "summarize",
     "find_results",
 ]
 
@@ -989,7 +990,12 @@ def run_sweep(
             pool = state["pool"]
             if pool is None:
                 for c, h in pending:
-                    out = _execute(c.to_dict(), config.runner, state["threads"])
+                    try:
+                        out = _execute(c.to_dict(), config.runner, state["threads"])
+                    except Exception as err:
+                        raise RuntimeError(
+                            f"sweep {config.name!r}: cell {h[:12]} ({c.label()}) failed: {err}"
+                        ) from err
                     records[h] = _store(c, h, out, config.runner, cache)
                     bar.update()
                 return
@@ -1084,3 +1090,53 @@ def find_results(name: str, start: str | os.PathLike[str] | None = None) -> Path
         if candidate.is_file():
             return candidate
     return None
+
+
+def summarize(
+    frame: Any,
+    *,
+    criterion: str = "mce0.1",
+    by: Sequence[str] = ("width", "alpha"),
+    role: str | None = "grid",
+) -> Any:
+    """Mean over seeds of the paper's table: accuracy before and after pruning, fraction pruned.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :func:`run_sweep`'s table, or a ``results.csv`` read back with pandas.
+    criterion : str
+        Which pruning to report, e.g. ``"mce0.1"`` or ``"frac0.5"``.
+    by : sequence of str
+        Columns to group by; ``alpha`` None (no noise) is shown as ``"none"``.
+    role : str or None
+        Keep only rows of this role (``"grid"``, ``"matched_steps"``); None keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``seeds``, ``iterations``, ``train_acc``, ``test_acc``,
+        ``pruned_fraction`` (and its standard deviation over seeds), ``train_acc_pruned``,
+        ``test_acc_pruned`` and, when present, ``test_acc_random`` (random pruning of
+        as many neurons). Introduced in the chapter *Compressibility experiments*.
+    """
+    prefix = f"prune/{criterion}/"
+    if f"{prefix}pruned_fraction" not in frame.columns:
+        raise ValueError(f"criterion {criterion!r} is not in the table; columns start with 'prune/'")
+    data = frame if role is None else frame[frame["role"] == role]
+    data = data.assign(alpha=data["alpha"].map(lambda a: "none" if a is None or a != a else float(a)))
+    # (output name, source column, aggregation); columns a runner did not produce are left out.
+    wanted = [
+        ("seeds", "seed", "count"),
+        ("iterations", "iterations", "mean"),
+        ("train_acc", "train_acc", "mean"),
+        ("test_acc", "test_acc", "mean"),
+        ("pruned_fraction", f"{prefix}pruned_fraction", "mean"),
+        ("pruned_fraction_std", f"{prefix}pruned_fraction", "std"),
+        ("train_acc_pruned", f"{prefix}train_acc", "mean"),
+        ("test_acc_pruned", f"{prefix}test_acc", "mean"),
+        ("test_acc_random", f"{prefix}random/test_acc", "mean"),
+    ]
+    spec = {name: (col, how) for name, col, how in wanted if col in data.columns}
+    out = data.groupby(list(by), sort=False).agg(**spec)
+    return out

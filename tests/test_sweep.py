@@ -439,3 +439,15 @@ def test_run_cell_on_a_tiny_teacher_student(tmp_path):
             len(record["metrics"]["neuron_norms"]) == 1
             and len(record["metrics"]["neuron_norms"][0]) == 32
         )
+
+
+def test_summarize(tmp_path):
+    cfg = toy_sweep(tmp_path)
+    frame = sweep.run_sweep(cfg, cache=tmp_path, executor="serial", progress=False)
+    table = sweep.summarize(frame)
+    assert list(table.index) == [(8, "none"), (8, 1.5), (16, "none"), (16, 1.5)]
+    assert (table.seeds == 2).all()
+    row = frame[(frame.width == 16) & (frame.alpha == 1.5)]
+    assert table.loc[(16, 1.5), "pruned_fraction"] == pytest.approx(row["prune/mce0.1/pruned_fraction"].mean())
+    with pytest.raises(ValueError, match="frac0.9"):
+        sweep.summarize(frame, criterion="frac0.9")
