@@ -105,6 +105,29 @@ def _standard_cms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor) -
     )
 
 
+def _symmetric_cms_inplace(alpha: float, u: torch.Tensor) -> torch.Tensor:
+    """SaS(alpha, 1) from uniforms ``u`` of shape (2, *shape), overwriting ``u``.
+
+    The same formula as :func:`_standard_cms` with ``beta = 0`` in log form,
+    written as in-place operations: on the CPU each fresh 1e7-element temporary
+    costs as much as the arithmetic, so this path allocates two buffers instead of
+    about ten. Used for every symmetric draw with alpha not in {1, 2}.
+    """
+    dtype = u.dtype
+    tiny = torch.finfo(dtype).tiny
+    lim = (math.pi / 2) * (1 - torch.finfo(dtype).eps)
+    v, log_w = u[0], u[1]
+    v.sub_(0.5).mul_(math.pi).clamp_(-lim, lim)  # V ~ U(-pi/2, pi/2), away from the poles
+    # log W with W = -log(U) ~ Exp(1); U in [tiny, 1) keeps W in (0, 88], finite and positive.
+    log_w.clamp_min_(tiny).log_().neg_().log_()
+    out = torch.mul(v, alpha).sin_()  # sin(alpha V)
+    power = torch.mul(v, 1 - alpha).cos_().log_()  # log cos((1 - alpha) V)
+    log_cos_v = v.cos_().log_()
+    k = (1 - alpha) / alpha
+    power.sub_(log_w).mul_(k).sub_(log_cos_v, alpha=1 / alpha).exp_()
+    return out.mul_(power)
+
+
 def sample(
     alpha: float,
     size: int | tuple[int, ...],
@@ -155,8 +178,11 @@ def sample(
     dt = resolve_dtype(dtype)
     gen = torch_generator(generator, dev)
     # Compute in at least float32; for float32 output the clamps keep every value finite.
-    v, w = _uniform_angle_and_exponential(shape, gen, dev, dt)
-    x = _standard_cms(alpha, beta, v, w)
+    if beta == 0.0 and alpha not in (1.0, 2.0):
+        x = _symmetric_cms_inplace(alpha, torch.rand((2, *shape), generator=gen, device=dev, dtype=dt))
+    else:
+        v, w = _uniform_angle_and_exponential(shape, gen, dev, dt)
+        x = _standard_cms(alpha, beta, v, w)
     if alpha == 2.0:
         beta = 0.0  # beta has no effect at alpha = 2
     # Convert the standard S1 draw to the requested scale and location.
@@ -167,8 +193,12 @@ def sample(
         shift = 0.0
         s0_shift = beta * scale * math.tan(math.pi * alpha / 2) if (beta != 0.0 and alpha != 2.0) else 0.0
     loc1 = loc - s0_shift if parameterization == "S0" else loc
-    out = scale * x + (shift + loc1)
-    return out
+    # x is a fresh tensor: scale and shift it in place (no extra 1e7-element temporaries).
+    if scale != 1.0:
+        x.mul_(scale)
+    if shift + loc1 != 0.0:
+        x.add_(shift + loc1)
+    return x
 
 
 def _positive_stable_mixing(

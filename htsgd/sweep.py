@@ -464,7 +464,10 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
     ConfigError
         Naming the file, the table, the key, the value and the allowed range.
     """
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     path = Path(path)
     try:
@@ -1122,9 +1125,13 @@ def summarize(
     """
     prefix = f"prune/{criterion}/"
     if f"{prefix}pruned_fraction" not in frame.columns:
-        raise ValueError(f"criterion {criterion!r} is not in the table; columns start with 'prune/'")
+        raise ValueError(
+            f"criterion {criterion!r} is not in the table; columns start with 'prune/'"
+        )
     data = frame if role is None else frame[frame["role"] == role]
-    data = data.assign(alpha=data["alpha"].map(lambda a: "none" if a is None or a != a else float(a)))
+    data = data.assign(
+        alpha=data["alpha"].map(lambda a: "none" if a is None or a != a else float(a))
+    )
     # (output name, source column, aggregation); columns a runner did not produce are left out.
     wanted = [
         ("seeds", "seed", "count"),

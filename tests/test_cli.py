@@ -21,7 +21,7 @@ import pytest
 
 from htsgd.__main__ import main
 
-TOY_MODULE = '''
+TOY_MODULE = """
 import json, os, time
 
 def cell(config):
@@ -32,7 +32,7 @@ def cell(config):
     time.sleep(config["dataset_options"].get("sleep", 0))
     x = (config["width"] * 7919 + config["seed"] * 104729) % 1000 / 1000
     return {"iterations": config["max_iters"], "train_acc": x, "prune": {"mce0.1": {"pruned_fraction": x / 2}}}
-'''
+"""
 
 
 def toy_config(folder: Path, sleep: float = 0.0, name: str = "toy-cli") -> Path:
@@ -81,7 +81,12 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
 
     # The reference: one uninterrupted run in its own cache.
     ref = tmp_path / "ref"
-    subprocess.run(base + ["--cache", str(ref / "cache"), "--results", str(ref)], env=env, check=True, timeout=120)
+    subprocess.run(
+        base + ["--cache", str(ref / "cache"), "--results", str(ref)],
+        env=env,
+        check=True,
+        timeout=120,
+    )
     assert executions(counter) == 8
     counter.unlink()
 
@@ -107,7 +112,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path):
     ran_before = executions(counter)
 
     # Resume: only the missing cells run; finished ones are not rewritten.
-    subprocess.run(base + ["--cache", str(cache), "--results", str(results)], env=env, check=True, timeout=120)
+    subprocess.run(
+        base + ["--cache", str(cache), "--results", str(results)], env=env, check=True, timeout=120
+    )
     after = cached_files(cache)
     assert len(after) == 8
     assert all(after[name] == mtime for name, mtime in before.items())
@@ -130,7 +137,15 @@ def test_sweep_in_process_and_rerun_is_cached(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("TOY_COUNTER", str(counter))
     monkeypatch.chdir(tmp_path)
-    args = ["sweep", str(config), "--executor", "serial", "--cache", str(tmp_path / "cache"), "--no-progress"]
+    args = [
+        "sweep",
+        str(config),
+        "--executor",
+        "serial",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    ]
     assert main(args) == 0
     csv = tmp_path / "results" / "toy-cli" / "results.csv"  # the default results folder
     assert len(pd.read_csv(csv)) == 8
@@ -184,7 +199,18 @@ def test_failing_cell_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(tmp_path))
     path = tmp_path / "fails.toml"
     path.write_text('[sweep]\nname = "fails"\nrunner = "bad_cells:cell"\n')
-    code = main(["sweep", str(path), "--executor", "serial", "--cache", str(tmp_path), "--results", str(tmp_path)])
+    code = main(
+        [
+            "sweep",
+            str(path),
+            "--executor",
+            "serial",
+            "--cache",
+            str(tmp_path),
+            "--results",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     assert "boom" in capsys.readouterr().err
 
@@ -197,6 +223,10 @@ def test_info(capsys):
 
 def test_module_entry_point():
     out = subprocess.run(
-        [sys.executable, "-m", "htsgd", "--help"], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-m", "htsgd", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     assert "sweep" in out and "info" in out

@@ -448,6 +448,8 @@ def test_summarize(tmp_path):
     assert list(table.index) == [(8, "none"), (8, 1.5), (16, "none"), (16, 1.5)]
     assert (table.seeds == 2).all()
     row = frame[(frame.width == 16) & (frame.alpha == 1.5)]
-    assert table.loc[(16, 1.5), "pruned_fraction"] == pytest.approx(row["prune/mce0.1/pruned_fraction"].mean())
+    assert table.loc[(16, 1.5), "pruned_fraction"] == pytest.approx(
+        row["prune/mce0.1/pruned_fraction"].mean()
+    )
     with pytest.raises(ValueError, match="frac0.9"):
         sweep.summarize(frame, criterion="frac0.9")
