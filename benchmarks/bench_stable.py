@@ -87,12 +87,16 @@ def main() -> None:
             name = str(dt).split(".")[-1]
             t_r = best_of(lambda dt=dt: torch.randn(m, generator=g, device=dev, dtype=dt), sync=sync)
             t_c = best_of(lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt), sync=sync)
-            gpu[name] = {"randn_s": t_r, "cms_s": t_c, "cms_over_randn": t_c / t_r}
+            t_t = best_of(lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt, _use_triton=False),
+                          sync=sync)
+            gpu[name] = {"randn_s": t_r, "cms_s": t_c, "cms_over_randn": t_c / t_r,
+                         "torch_path_s": t_t, "torch_path_over_randn": t_t / t_r,
+                         "fused_kernel": bool(st._stable_triton.available(dev, dt))}
         x32 = st.sample(0.5, m, generator=g, device=dev, dtype=torch.float32)
         gpu["non_finite_in_1e8_float32_alpha_0.5"] = int((~torch.isfinite(x32)).sum())
         res["gpu"] = gpu
 
-    out = Path(__file__).resolve().parent / "results" / "bench_stable.json"
+    out = Path(os.environ.get("HTSGD_BENCH_DIR", Path(__file__).resolve().parent / "results")) / "bench_stable.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f:
         json.dump(res, f, indent=2)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy import special
 
+from . import _stable_triton
 from ._checks import check_choice, check_int, check_real, check_size
 from ._random import SeedLike, resolve_device, resolve_dtype, torch_generator
 
@@ -139,6 +140,7 @@ def sample(
     generator: SeedLike = None,
     device: Any = None,
     dtype: torch.dtype | None = None,
+    _use_triton: bool = True,
 ) -> torch.Tensor:
     """Draw alpha-stable samples by the Chambers-Mallows-Stuck method.
 
@@ -170,7 +172,11 @@ def sample(
     Notes
     -----
     ``alpha = 2`` returns exactly ``N(loc, 2 scale**2)`` and ``alpha = 1, beta = 0``
-    exactly Cauchy(loc, scale). Introduced in the chapter *Stable distributions*.
+    exactly Cauchy(loc, scale). Symmetric float32 draws on a CUDA device use a fused
+    Triton kernel (:mod:`htsgd._stable_triton`) when Triton is installed, seeded from
+    ``generator`` on the device; ``_use_triton=False`` forces the torch path, which is
+    the reference (the tests check that both give the same law). Introduced in the
+    chapter *Stable distributions*.
     """
     alpha, beta, scale, loc, parameterization = _check_law(alpha, beta, scale, loc, parameterization)
     shape = check_size("size", size)
@@ -178,6 +184,9 @@ def sample(
     dt = resolve_dtype(dtype)
     gen = torch_generator(generator, dev)
     # Compute in at least float32; for float32 output the clamps keep every value finite.
+    if beta == 0.0 and alpha not in (1.0, 2.0) and _use_triton and _stable_triton.available(dev, dt):
+        # Fused CUDA kernel (float32): scale and location applied inside.
+        return _stable_triton.symmetric_stable(alpha, shape, gen, dev, scale=scale, shift=loc)
     if beta == 0.0 and alpha not in (1.0, 2.0):
         x = _symmetric_cms_inplace(alpha, torch.rand((2, *shape), generator=gen, device=dev, dtype=dt))
     else:
