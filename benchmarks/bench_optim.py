@@ -163,6 +163,12 @@ def main(argv=None) -> int:
     # their difference is the noise's cost, far less noisy on a shared CPU than a difference of
     # two full steps. Ratio = (SGD step + noise cost) / SGD step.
     overhead = {n: 1.0 + (med_opt[n] - med_opt["sgd"]) / base for n in names}
+    # On a GPU the optimizer step alone is host time of asynchronous launches, not device work:
+    # judge the goals on full steps there, and on the CPU on the noise cost measured directly.
+    if device.type == "cuda":
+        judged, judged_on = ratios, "ratio_to_sgd"
+    else:
+        judged, judged_on = overhead, "ratio_to_sgd_from_optimizer_step"
     goals = GOALS["cuda" if device.type == "cuda" else "cpu"]
     result = {
         "benchmark": "bench_optim",
@@ -183,8 +189,8 @@ def main(argv=None) -> int:
         "ratio_to_sgd": ratios,
         "ratio_to_sgd_from_optimizer_step": overhead,
         "goals": goals,
-        "goals_met": {k: ratios[k] <= g for k, g in goals.items()},
-        "goals_met_from_optimizer_step": {k: overhead[k] <= g for k, g in goals.items()},
+        "goals_judged_on": judged_on,
+        "goals_met": {k: judged[k] <= g for k, g in goals.items()},
     }
     out = ROOT / "benchmarks" / "results" / f"bench_optim_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,11 +203,11 @@ def main(argv=None) -> int:
     print(f"{'variant':22s} {'step ms':>10s} {'ratio':>8s} {'opt.step ms':>12s} {'ratio(opt)':>11s}  goal")
     for n in names:
         goal = goals.get(n)
-        mark = "" if goal is None else f"<= {goal:.2f} {'ok' if max(ratios[n], overhead[n]) <= goal else 'check'}"
+        mark = "" if goal is None else f"<= {goal:.2f} {'ok' if judged[n] <= goal else 'MISSED'}"
         print(
             f"{n:22s} {1e3 * med[n]:10.2f} {ratios[n]:8.3f} {1e3 * med_opt[n]:12.2f} {overhead[n]:11.3f}  {mark}"
         )
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"goals judged on {judged_on}; wrote {out.relative_to(ROOT)}")
     return 0
 
 

@@ -13,7 +13,7 @@ passes it through :func:`torch_generator` or :func:`numpy_generator`, so
 from __future__ import annotations
 
 import numbers
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: What every ``generator=`` / ``seed=`` argument accepts.
-SeedLike = Union[None, int, np.integer, torch.Generator, np.random.Generator]
+SeedLike = int | np.integer | torch.Generator | np.random.Generator | None
 
 _MAX_SEED = 2**63 - 1
 

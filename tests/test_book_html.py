@@ -25,7 +25,6 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-
 from conftest import ROOT
 
 pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]

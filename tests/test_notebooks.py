@@ -7,7 +7,6 @@ import subprocess
 
 import nbformat
 import yaml
-
 from conftest import BOOK, ROOT
 
 spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from htsgd._random import fresh_seed, numpy_generator, resolve_device, resolve_dtype, torch_generator
+from htsgd._random import (
+    fresh_seed,
+    numpy_generator,
+    resolve_device,
+    resolve_dtype,
+    torch_generator,
+)
 
 
 def test_int_seed_is_reproducible(device):
