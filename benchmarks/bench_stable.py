@@ -41,41 +41,44 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10_000_000)
     parser.add_argument("--quick", action="store_true", help="skip scipy's slow sampler (estimate from 1e6)")
+    parser.add_argument("--gpu-only", action="store_true",
+                        help="only the CUDA part; writes bench_stable_cuda.json")
     args = parser.parse_args()
     from scipy.stats import levy_stable
 
     res: dict = {"machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
                  "n": args.n}
-    n = args.n
-    gen = torch.Generator().manual_seed(0)
-    for dt in (torch.float32, torch.float64):
-        name = str(dt).split(".")[-1]
-        t_randn = best_of(lambda dt=dt: torch.randn(n, generator=gen, dtype=dt))
-        t_cms = best_of(lambda dt=dt: st.sample(1.5, n, generator=gen, dtype=dt))
-        t_skew = best_of(lambda dt=dt: st.sample(1.5, n, beta=0.5, generator=gen, dtype=dt))
-        res[f"cpu_{name}"] = {"randn_s": t_randn, "cms_s": t_cms, "cms_skewed_s": t_skew,
-                              "cms_over_randn": t_cms / t_randn}
-    n_scipy = 1_000_000 if args.quick else n
-    t0 = time.perf_counter()
-    levy_stable.rvs(1.5, 0.0, size=n_scipy, random_state=np.random.default_rng(0))
-    t_scipy = (time.perf_counter() - t0) * (n / n_scipy)
-    res["scipy_rvs_s"] = t_scipy
-    res["scipy_over_cms_float64"] = t_scipy / res["cpu_float64"]["cms_s"]
-    res["scipy_over_cms_float32"] = t_scipy / res["cpu_float32"]["cms_s"]
+    if not args.gpu_only:
+        n = args.n
+        gen = torch.Generator().manual_seed(0)
+        for dt in (torch.float32, torch.float64):
+            name = str(dt).split(".")[-1]
+            t_randn = best_of(lambda dt=dt: torch.randn(n, generator=gen, dtype=dt))
+            t_cms = best_of(lambda dt=dt: st.sample(1.5, n, generator=gen, dtype=dt))
+            t_skew = best_of(lambda dt=dt: st.sample(1.5, n, beta=0.5, generator=gen, dtype=dt))
+            res[f"cpu_{name}"] = {"randn_s": t_randn, "cms_s": t_cms, "cms_skewed_s": t_skew,
+                                  "cms_over_randn": t_cms / t_randn}
+        n_scipy = 1_000_000 if args.quick else n
+        t0 = time.perf_counter()
+        levy_stable.rvs(1.5, 0.0, size=n_scipy, random_state=np.random.default_rng(0))
+        t_scipy = (time.perf_counter() - t0) * (n / n_scipy)
+        res["scipy_rvs_s"] = t_scipy
+        res["scipy_over_cms_float64"] = t_scipy / res["cpu_float64"]["cms_s"]
+        res["scipy_over_cms_float32"] = t_scipy / res["cpu_float32"]["cms_s"]
 
-    x = np.linspace(-10, 10, 1000)
-    old = levy_stable.piecewise_x_tol_near_zeta
-    levy_stable.piecewise_x_tol_near_zeta = 1e-9
-    try:
-        sp_pdf = best_of(lambda: levy_stable.pdf(x, 1.5, 0.0), repeat=1)
-        sp_cdf = best_of(lambda: levy_stable.cdf(x, 1.5, 0.0), repeat=1)
-    finally:
-        levy_stable.piecewise_x_tol_near_zeta = old
-    my_pdf = best_of(lambda: st.pdf(x, 1.5), repeat=5)
-    my_cdf = best_of(lambda: st.cdf(x, 1.5), repeat=5)
-    res["density_1000_points_alpha_1.5"] = {"scipy_pdf_s": sp_pdf, "scipy_cdf_s": sp_cdf, "pdf_s": my_pdf,
-                                            "cdf_s": my_cdf, "pdf_speedup": sp_pdf / my_pdf,
-                                            "cdf_speedup": sp_cdf / my_cdf}
+        x = np.linspace(-10, 10, 1000)
+        old = levy_stable.piecewise_x_tol_near_zeta
+        levy_stable.piecewise_x_tol_near_zeta = 1e-9
+        try:
+            sp_pdf = best_of(lambda: levy_stable.pdf(x, 1.5, 0.0), repeat=1)
+            sp_cdf = best_of(lambda: levy_stable.cdf(x, 1.5, 0.0), repeat=1)
+        finally:
+            levy_stable.piecewise_x_tol_near_zeta = old
+        my_pdf = best_of(lambda: st.pdf(x, 1.5), repeat=5)
+        my_cdf = best_of(lambda: st.cdf(x, 1.5), repeat=5)
+        res["density_1000_points_alpha_1.5"] = {"scipy_pdf_s": sp_pdf, "scipy_cdf_s": sp_cdf, "pdf_s": my_pdf,
+                                                "cdf_s": my_cdf, "pdf_speedup": sp_pdf / my_pdf,
+                                                "cdf_speedup": sp_cdf / my_cdf}
 
     if torch.cuda.is_available():
         dev = torch.device("cuda")
@@ -96,7 +99,7 @@ def main() -> None:
         gpu["non_finite_in_1e8_float32_alpha_0.5"] = int((~torch.isfinite(x32)).sum())
         res["gpu"] = gpu
 
-    out = Path(os.environ.get("HTSGD_BENCH_DIR", Path(__file__).resolve().parent / "results")) / "bench_stable.json"
+    out = Path(os.environ.get("HTSGD_BENCH_DIR", Path(__file__).resolve().parent / "results")) / ("bench_stable_cuda.json" if args.gpu_only else "bench_stable.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as f:
         json.dump(res, f, indent=2)

@@ -124,8 +124,8 @@ class HeavyTailedSGD(torch.optim.Optimizer):
     fused : bool or None
         Turn the uniform draws into noise with one compiled kernel (``torch.compile``)
         instead of a dozen eager ones. ``None`` (default): on CUDA parameters when
-        Triton is available. Same random stream, same law; the floats may differ from
-        the eager path's in the last bits.
+        Triton is available. Same generator, same law and reproducible, but not the
+        same numbers as the eager path: keep the setting fixed within a run.
 
     Notes
     -----
@@ -290,12 +290,13 @@ def _device_key(device: Any) -> str:
 # ------------------------------------------------------------------------------------------------
 # Fused noise for GPUs. Eager CMS launches about a dozen small elementwise kernels per draw; on a
 # GPU that launch overhead, and the extra passes over memory for per-weight noise, cost more than
-# the arithmetic. The uniforms (and Gaussians) are drawn exactly as htsgd.stable draws them, from
-# the same generator, and one compiled elementwise kernel turns them into the noise: the same law
-# and the same random stream, so seeding and resuming work as in the eager path.
+# the arithmetic. Uniforms (and Gaussians) are drawn with torch.rand / torch.randn from the
+# optimizer's generator, and one compiled elementwise kernel turns them into the noise and adds it:
+# the same law as htsgd.stable's samplers and a reproducible stream (seeding and resuming work as
+# in the eager path), though not the same numbers as the eager path.
 # ------------------------------------------------------------------------------------------------
 def _angle_exp(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """V ~ U(-pi/2, pi/2) and W ~ Exp(1) from ``u = rand((2, ...))``, clamped as in htsgd.stable."""
+    """V ~ U(-pi/2, pi/2) and W ~ Exp(1) from ``u = rand((2, ...))``, kept off the poles of CMS."""
     eps = torch.finfo(u.dtype).eps
     tiny = torch.finfo(u.dtype).tiny
     half_pi = math.pi / 2
@@ -401,7 +402,7 @@ def add_stable_noise_(
     """Add ``scale * X`` in place, ``X`` standard stable noise of the given type (rows = neurons).
 
     A 0-d or 1-d tensor counts each entry as its own row. ``fused=True`` computes the
-    noise in one compiled kernel from the same uniform draws (see :func:`fused_available`).
+    noise with one compiled kernel (see :func:`fused_available`).
     Introduced in the chapter *Heavy-tailed SGD*.
     """
     if noise not in NOISE_TYPES:
@@ -417,7 +418,7 @@ def add_stable_noise_(
             _add_fused_(p, kind, alpha, scale, generator, dtype)
             return p
         except Exception as err:  # no working compiler here: fall back to eager, once and for all
-            generator.set_state(state)  # the eager draw below uses the same numbers
+            generator.set_state(state)  # the eager draw below starts from the same generator state
             _FUSED_STATE["broken"] = True
             warnings.warn(
                 f"fused stable noise unavailable ({type(err).__name__}: {err}); using eager sampling",
