@@ -42,21 +42,29 @@ def available(device: torch.device, dtype: torch.dtype) -> bool:
 if triton is not None:
 
     @triton.jit
-    def _symmetric_stable_kernel(
-        out_ptr, seed_ptr, n, alpha, one_minus_alpha, inv_alpha, k, scale, shift, lim, tiny,
-        BLOCK: tl.constexpr,
-    ):
-        pid = tl.program_id(0)
-        offsets = pid * BLOCK + tl.arange(0, BLOCK)
-        mask = offsets < n
-        seed = tl.load(seed_ptr)
-        u1, u2, _, _ = tl.rand4x(seed, offsets)
+    def _cms(u1, u2, alpha, one_minus_alpha, inv_alpha, k, lim, tiny):
+        """Symmetric CMS in log form from two uniforms (see htsgd.stable._symmetric_cms_inplace)."""
         v = (u1 - 0.5) * 3.141592653589793
         v = tl.minimum(tl.maximum(v, -lim), lim)  # away from the poles of 1/cos
         log_w = tl.log(-tl.log(tl.maximum(u2, tiny)))  # W = -log U ~ Exp(1)
         power = k * (tl.log(tl.cos(one_minus_alpha * v)) - log_w) - inv_alpha * tl.log(tl.cos(v))
-        x = tl.sin(alpha * v) * tl.exp(power)
-        tl.store(out_ptr + offsets, x * scale + shift, mask=mask)
+        return tl.sin(alpha * v) * tl.exp(power)
+
+    @triton.jit
+    def _symmetric_stable_kernel(
+        out_ptr, seed_ptr, n, half, alpha, one_minus_alpha, inv_alpha, k, scale, shift, lim, tiny,
+        BLOCK: tl.constexpr,
+    ):
+        # One Philox call gives four uniforms: two samples per offset, written to the first
+        # and second halves of the output.
+        pid = tl.program_id(0)
+        offsets = pid * BLOCK + tl.arange(0, BLOCK)
+        seed = tl.load(seed_ptr)
+        u1, u2, u3, u4 = tl.rand4x(seed, offsets)
+        x1 = _cms(u1, u2, alpha, one_minus_alpha, inv_alpha, k, lim, tiny)
+        x2 = _cms(u3, u4, alpha, one_minus_alpha, inv_alpha, k, lim, tiny)
+        tl.store(out_ptr + offsets, x1 * scale + shift, mask=offsets < half)
+        tl.store(out_ptr + half + offsets, x2 * scale + shift, mask=half + offsets < n)
 
 
 def symmetric_stable(
@@ -75,9 +83,10 @@ def symmetric_stable(
     # One int64 seed from the caller's generator, kept on the device.
     seed = torch.randint(0, 2**31 - 1, (1,), generator=generator, device=device, dtype=torch.int64)
     lim = (math.pi / 2) * (1 - torch.finfo(torch.float32).eps)
-    grid = (triton.cdiv(n, _BLOCK),)
+    half = (n + 1) // 2
+    grid = (triton.cdiv(half, _BLOCK),)
     _symmetric_stable_kernel[grid](
-        out, seed, n, alpha, 1 - alpha, 1 / alpha, (1 - alpha) / alpha, scale, shift, lim,
+        out, seed, n, half, alpha, 1 - alpha, 1 / alpha, (1 - alpha) / alpha, scale, shift, lim,
         torch.finfo(torch.float32).tiny, BLOCK=_BLOCK,
     )
     return out

@@ -219,8 +219,13 @@ def test_triton_kernel_has_the_same_law_as_the_torch_path(alpha):
     reference = st.sample(alpha, 1_000_000, scale=1.7, loc=0.3, generator=gen, device="cuda",
                           dtype=torch.float32, _use_triton=False)
     fused, reference = fused.double().cpu().numpy(), reference.double().cpu().numpy()
-    inside = np.clip(fused, -1e4, 1e4)  # the far-tail cdf is slow and carries ~1e-4 of the mass
-    assert stats.kstest(inside, lambda t: st.cdf(t, alpha, 0.0, 1.7, 0.3)).pvalue > 1e-4
+    # KS statistic at 2000 sample quantiles with |x| <= 1e4 (a lower bound, so conservative).
+    srt = np.sort(fused)
+    ranks = np.linspace(0, fused.size - 1, 2000).astype(int)
+    ranks = ranks[np.abs(srt[ranks]) <= 1e4]
+    f = st.cdf(srt[ranks], alpha, 0.0, 1.7, 0.3)
+    dist = np.maximum(np.abs((ranks + 1) / fused.size - f), np.abs(ranks / fused.size - f)).max()
+    assert dist < stats.kstwo.isf(1e-4, fused.size)
     assert stats.ks_2samp(fused, reference).pvalue > 1e-4
 
 
