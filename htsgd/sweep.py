@@ -46,7 +46,6 @@ import numbers
 import os
 import platform
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from ._checks import check_bool, check_choice, check_int, check_real
+from ._io import atomic_write_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -531,20 +531,6 @@ def cell_path(digest: str, cache: str | os.PathLike[str] | None = None) -> Path:
     ):
         raise ValueError(f"digest must be a 64-character lowercase hex SHA-256, got {digest!r}")
     return cache_dir(cache) / digest[:2] / f"{digest}.json"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_record(path: Path, digest: str) -> dict[str, Any] | None:
@@ -1054,8 +1040,8 @@ def run_sweep(
     ]
     if results is not None:
         out = Path(results)
-        _atomic_write_text(out / "results.csv", frame.to_csv(index=False))
-        _atomic_write_text(out / "sweep.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        atomic_write_text(out / "results.csv", frame.to_csv(index=False))
+        atomic_write_text(out / "sweep.json", json.dumps(config.to_dict(), indent=2) + "\n")
     return frame
 
 
@@ -1076,7 +1062,7 @@ def _store(
         "python": sys.version.split()[0],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _atomic_write_text(cell_path(digest, cache), json.dumps(record, allow_nan=False) + "\n")
+    atomic_write_text(cell_path(digest, cache), json.dumps(record, allow_nan=False) + "\n")
     return record
 
 

@@ -23,10 +23,10 @@ Weights are checked at evaluation points. A non-finite value raises
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import check_bool, check_choice, check_int, check_real
+from ._io import atomic_write_bytes, atomic_write_json
 from ._random import SeedLike, resolve_device, torch_generator
 from .data import Dataset
 
@@ -404,28 +405,6 @@ def train(
 # ------------------------------------------------------------------------------------------------
 # Results on disk: JSON + state_dict, written atomically
 # ------------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as strict JSON (no NaN) atomically."""
-    atomic_write_bytes(path, json.dumps(obj, indent=1, allow_nan=False).encode())
-
-
 def _weights_path(path: Path) -> Path:
     return path.with_suffix(".pt")
 
@@ -467,16 +446,9 @@ def save_result(
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     if payload:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".pt.tmp")
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, _weights_path(path))
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(_weights_path(path), buffer.getvalue())
     atomic_write_json(path, _json_safe(result.to_dict()))
     return path
 
