@@ -128,11 +128,9 @@ def test_page_renders_offline(browser, server, page_name):
         has_math = "math notranslate" in html or 'class="math' in html
         if has_math:
             page.wait_for_function(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-                " && MathJax.startup.document && MathJax.startup.document.state() >= 200",
-                timeout=60_000,
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000
             )
-            page.evaluate("() => MathJax.startup.promise")
+            page.evaluate("() => MathJax.startup.promise.then(() => true)")
             assert page.locator("mjx-container").count() > 0, "MathJax typeset nothing"
             raw = page.evaluate(
                 "() => Array.from(document.querySelectorAll('.math, span.math, div.math'))"
