@@ -14,7 +14,6 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "stable",
     "tails",
-    "levy",
     "optim",
     "nets",
     "data",

@@ -587,7 +587,10 @@ def magnitude_prune(model: nn.Module, fraction: float, *, scope: str = "layer") 
 
 @dataclass(frozen=True)
 class LayerPruning:
-    """Pruning state of one hidden layer (see :func:`prune_report`)."""
+    """Pruning state of one hidden layer (see :func:`prune_report`).
+
+    Introduced in the chapter *Compressibility*.
+    """
 
     name: str
     kind: str
@@ -609,6 +612,8 @@ class PruneReport:
     ``fraction`` is parameters removed / parameters considered: exactly-zero
     weights over all weights of the hidden layers (output layer and biases excluded).
     ``rows()`` gives one dict per layer, ready for ``pandas.DataFrame``.
+
+    Introduced in the chapter *Compressibility*.
     """
 
     layers: list[LayerPruning] = field(default_factory=list)

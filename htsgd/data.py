@@ -57,7 +57,10 @@ __all__ = [
 
 
 class DataNotFoundError(FileNotFoundError):
-    """A dataset's files are not on disk and could not be downloaded."""
+    """A dataset's files are not on disk and could not be downloaded.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
 
 
 @dataclass(frozen=True)
@@ -298,7 +301,10 @@ def digits(*, test_fraction: float = 0.25, seed: SeedLike = 0, device: Any = Non
 # Files on disk: roots, parsers, downloads
 # ------------------------------------------------------------------------------------------------
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data folder: ``root``, else ``$HTSGD_DATA``, else ``~/.cache/htsgd/data``."""
+    """The data folder: ``root``, else ``$HTSGD_DATA``, else ``~/.cache/htsgd/data``.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("HTSGD_DATA")
@@ -315,6 +321,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (the MNIST format), gzipped or not, into a numpy array.
 
     Raises ``ValueError`` for a malformed header or a size that does not match it.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
     path = Path(path)
     with _open_maybe_gz(path) as fh:
@@ -338,6 +346,8 @@ def read_cifar10_bin(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read one CIFAR-10 binary batch: records of 1 label byte + 3072 pixel bytes.
 
     Returns images ``(n, 3, 32, 32)`` uint8 and labels ``(n,)`` int64.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
     path = Path(path)
     raw = np.fromfile(path, dtype=np.uint8)
@@ -352,6 +362,8 @@ def read_ucr(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a UCR time-series file (``.txt``/``.tsv``: label first; ``.arff``: label last).
 
     Returns series ``(n, length)`` float32 and the raw labels ``(n,)`` float64.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
     path = Path(path)
     if path.suffix.lower() == ".arff":
@@ -594,7 +606,10 @@ _ROOTED = {"mnist", "cifar10", "ecg5000"}
 
 
 def names() -> tuple[str, ...]:
-    """The dataset names :func:`load` accepts."""
+    """The dataset names :func:`load` accepts.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
     return tuple(_LOADERS)
 
 

@@ -16,7 +16,10 @@ NOISE_FREE_COLOR = "#444444"
 
 
 def use_book_style() -> None:
-    """Set matplotlib defaults for the book: readable sizes, light grid, no top/right spines."""
+    """Set matplotlib defaults for the book: readable sizes, light grid, no top/right spines.
+
+    Introduced in the preface; used by every chapter.
+    """
     mpl.rcParams.update(
         {
             "figure.figsize": (7.0, 4.0),
@@ -36,7 +39,10 @@ def use_book_style() -> None:
 
 
 def alpha_color(alpha: float, alphas: Iterable[float] = (1.5, 1.75, 1.9, 2.0)):
-    """A colour for tail index ``alpha``, consistent across chapters (darker = heavier tail)."""
+    """A colour for tail index ``alpha``, consistent across chapters (darker = heavier tail).
+
+    Introduced in the preface; used by every chapter.
+    """
     cmap = mpl.colormaps["viridis"]
     lo, hi = 0.5, 2.0
     return cmap(0.85 * (float(alpha) - lo) / (hi - lo))

@@ -255,6 +255,8 @@ def sample_isotropic(
     -------
     torch.Tensor
         Shape ``(*size, dim)``.
+
+    Introduced in the chapter *Stable distributions*.
     """
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
     scale = check_real("scale", scale, low=0.0, low_open=True)

@@ -98,7 +98,10 @@ _REQUIRED_RECORD_KEYS = (
 
 
 class ConfigError(ValueError):
-    """A sweep or cell configuration is invalid; the message names the table, key and value."""
+    """A sweep or cell configuration is invalid; the message names the table, key and value.
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
 
 
 # --------------------------------------------------------------------------- configs
@@ -516,14 +519,20 @@ def cell_hash(config: ExperimentConfig | Mapping[str, Any], runner: str = DEFAUL
 
 
 def cache_dir(cache: str | os.PathLike[str] | None = None) -> Path:
-    """The cell cache folder: ``cache``, else ``$HTSGD_CACHE_DIR``, else ``~/.cache/htsgd/sweeps``."""
+    """The cell cache folder: ``cache``, else ``$HTSGD_CACHE_DIR``, else ``~/.cache/htsgd/sweeps``.
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
     if cache is None:
         cache = os.environ.get("HTSGD_CACHE_DIR") or Path.home() / ".cache" / "htsgd" / "sweeps"
     return Path(cache).expanduser()
 
 
 def cell_path(digest: str, cache: str | os.PathLike[str] | None = None) -> Path:
-    """Where the result of the cell with hash ``digest`` is stored."""
+    """Where the result of the cell with hash ``digest`` is stored.
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
     if (
         not isinstance(digest, str)
         or len(digest) != 64

@@ -50,8 +50,6 @@ __all__ = [
     "TrainResult",
     "save_result",
     "load_result",
-    "atomic_write_bytes",
-    "atomic_write_json",
 ]
 
 _COLUMNS = ("iteration", "train_loss", "train_acc", "test_loss", "test_acc")
@@ -67,6 +65,8 @@ class Diverged(RuntimeError):
         where they were found non-finite).
     what : str
         ``"loss"`` or ``"weights"``.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
 
     def __init__(self, iteration: int, what: str = "loss") -> None:
@@ -80,6 +80,8 @@ class History:
     """Evaluation records, one column per metric (lists of equal length).
 
     ``train_acc`` / ``test_acc`` are ``None`` for regression.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
 
     iteration: list[int] = field(default_factory=list)
@@ -124,6 +126,8 @@ class TrainResult:
         The loop's settings (batch size, caps, seed), for the record.
     state_dict, optimizer_state : dict or None
         Filled by :func:`load_result` (never serialised into the JSON).
+
+    Introduced in the chapter *Heavy-tailed SGD*.
     """
 
     history: History

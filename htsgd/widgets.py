@@ -39,6 +39,8 @@ def explorer(
     ipywidgets.VBox
         Display it as a cell's last expression. Without ipywidgets installed, the
         first frame is drawn and returned as a plain figure instead.
+
+    Introduced in the preface; used by every chapter.
     """
     try:
         import ipywidgets as widgets
