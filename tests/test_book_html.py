@@ -137,6 +137,14 @@ def test_page_renders_offline(browser, server, page_name):
                 ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))"
             )
             assert not raw, f"raw TeX left on the page: {raw[:3]}"
+        # TeX that never reached MathJax (e.g. a glued string rendered as plain text).
+        stray = page.evaluate(
+            "() => { const root = (document.querySelector('main') || document.body).cloneNode(true);"
+            " root.querySelectorAll('pre, code, script, style, mjx-container, .highlight')"
+            ".forEach(e => e.remove());"
+            " return (root.textContent.match(/\\$[^$\\n]{0,60}\\\\[a-zA-Z]+/g) || []).slice(0, 5); }"
+        )
+        assert not stray, f"raw TeX in the page text: {stray}"
         broken = page.evaluate(
             "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
             ".map(i => i.src)"
