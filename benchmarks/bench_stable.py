@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import tempfile
@@ -85,16 +86,45 @@ def main() -> None:
         g = torch.Generator(device=dev).manual_seed(0)
         m = 100_000_000
         sync = torch.cuda.synchronize
-        gpu = {"device": torch.cuda.get_device_name(0), "n": m}
+
+        def stream_time(fn, calls=20):
+            # Back-to-back calls timed with CUDA events: the launch overhead overlaps the GPU work,
+            # as in a training loop.
+            fn()
+            sync()
+            best = math.inf
+            for _ in range(3):
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                for _ in range(calls):
+                    fn()
+                end.record()
+                end.synchronize()
+                best = min(best, start.elapsed_time(end) / 1e3 / calls)
+            return best
+
+        gpu = {"device": torch.cuda.get_device_name(0), "n": m,
+               "timing": "per_call: one call then synchronize, launch overhead included (best of 3); "
+                         "stream: 20 calls back to back, CUDA events (best of 3)"}
         for dt in (torch.float32, torch.float64):
             name = str(dt).split(".")[-1]
-            t_r = best_of(lambda dt=dt: torch.randn(m, generator=g, device=dev, dtype=dt), sync=sync)
-            t_c = best_of(lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt), sync=sync)
-            t_t = best_of(lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt, _use_triton=False),
-                          sync=sync)
+            randn = lambda dt=dt: torch.randn(m, generator=g, device=dev, dtype=dt)  # noqa: E731
+            cms = lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt)  # noqa: E731
+            torch_path = lambda dt=dt: st.sample(1.5, m, generator=g, device=dev, dtype=dt, _use_triton=False)  # noqa: E731
+            t_r, t_c, t_t = best_of(randn, sync=sync), best_of(cms, sync=sync), best_of(torch_path, sync=sync)
+            s_r, s_c = stream_time(randn), stream_time(cms)
             gpu[name] = {"randn_s": t_r, "cms_s": t_c, "cms_over_randn": t_c / t_r,
+                         "randn_stream_s": s_r, "cms_stream_s": s_c, "cms_over_randn_stream": s_c / s_r,
                          "torch_path_s": t_t, "torch_path_over_randn": t_t / t_r,
                          "fused_kernel": bool(st._stable_triton.available(dev, dt))}
+        gpu["goal_at_most_2x_randn_float32"] = gpu["float32"]["cms_over_randn"] <= 2.0
+        small = {}
+        for size in (1000, 1_000_000):
+            small[str(size)] = {"cms_s": best_of(lambda size=size: st.sample(1.5, size, generator=g, device=dev),
+                                                 repeat=20, sync=sync),
+                                "randn_s": best_of(lambda size=size: torch.randn(size, generator=g, device=dev),
+                                                   repeat=20, sync=sync)}
+        gpu["small_sizes_per_call"] = small
         x32 = st.sample(0.5, m, generator=g, device=dev, dtype=torch.float32)
         gpu["non_finite_in_1e8_float32_alpha_0.5"] = int((~torch.isfinite(x32)).sum())
         res["gpu"] = gpu

@@ -19,12 +19,13 @@ Processes*, Prop. 1.2.15 and 2.5.2; Nolan (2020), *Univariate Stable Distributio
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import torch
 
-from . import _stable_triton
+from . import _cpu_streams, _stable_triton
 from ._checks import check_int, check_real, check_size
 from ._random import SeedLike, resolve_device, resolve_dtype, torch_generator
 from ._stable_density import (
@@ -50,21 +51,18 @@ __all__ = [
     "PARAMETERIZATIONS",
 ]
 
-def _uniform_angle_and_exponential(
-    shape: tuple[int, ...], generator: torch.Generator, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw V ~ U(-pi/2, pi/2) and W ~ Exp(1) from one ``rand`` call.
+def _angle_and_exponential(u_v: torch.Tensor, u_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn uniforms U[0, 1) into V ~ U(-pi/2, pi/2) and W ~ Exp(1), in place.
 
     Both are kept away from the endpoints where CMS divides by zero
     (cos V = 0, W = 0): unclamped float32 gives non-finite samples for alpha < 1.
     """
-    u = torch.rand((2, *shape), generator=generator, device=device, dtype=dtype)
-    tiny = torch.finfo(dtype).tiny
-    eps = torch.finfo(dtype).eps
-    half_pi = math.pi / 2
-    v = (u[0] - 0.5) * math.pi
-    v = v.clamp(-half_pi * (1 - eps), half_pi * (1 - eps))
-    w = (-torch.log1p(-u[1])).clamp_min(tiny)
+    finfo = torch.finfo(u_v.dtype)
+    lim = (math.pi / 2) * (1 - finfo.eps)
+    v = u_v.sub_(0.5).mul_(math.pi).clamp_(-lim, lim)
+    # -log(1 - U); U = 0 is read as the next grid point (the grid of U is eps/2), so W stays
+    # >= 6e-8 in float32: a W near the float minimum would overflow W**((alpha-1)/alpha).
+    w = u_w.neg_().log1p_().neg_().clamp_min_(finfo.eps / 2)
     return v, w
 
 
@@ -79,14 +77,6 @@ def _standard_cms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor) -
         half_pi = math.pi / 2
         bv = half_pi + beta * v
         return (2 / math.pi) * (bv * torch.tan(v) - beta * torch.log(half_pi * w * torch.cos(v) / bv))
-    if beta == 0.0:
-        # Log form: fewer transcendental calls and no overflow in the power.
-        log_cos_v = torch.log(torch.cos(v))
-        x = torch.sin(alpha * v) * torch.exp(
-            -log_cos_v / alpha
-            + ((1 - alpha) / alpha) * (torch.log(torch.cos((1 - alpha) * v)) - torch.log(w))
-        )
-        return x
     t = beta * math.tan(math.pi * alpha / 2)
     b = math.atan(t) / alpha
     s = (1 + t * t) ** (1 / (2 * alpha))
@@ -99,27 +89,54 @@ def _standard_cms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor) -
     )
 
 
-def _symmetric_cms_inplace(alpha: float, u: torch.Tensor) -> torch.Tensor:
-    """SaS(alpha, 1) from uniforms ``u`` of shape (2, *shape), overwriting ``u``.
+def _symmetric_cms_inplace(alpha: float, v: torch.Tensor, w: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
+    """SaS(alpha, 1) from two arrays of uniforms ``v`` and ``w``; the result overwrites ``v``.
 
-    The same formula as :func:`_standard_cms` with ``beta = 0`` in log form,
-    written as in-place operations: on the CPU each fresh 1e7-element temporary
-    costs as much as the arithmetic, so this path allocates two buffers instead of
-    about ten. Used for every symmetric draw with alpha not in {1, 2}.
+    The formula of :func:`_standard_cms` with ``beta = 0``, in log form (fewer
+    transcendental calls, no overflow in the power) and as in-place operations on
+    three arrays of the same shape (``tmp`` is scratch): every fresh temporary would
+    cost as much as the arithmetic on it. Used for every symmetric draw with alpha
+    not in {1, 2}.
     """
-    dtype = u.dtype
-    tiny = torch.finfo(dtype).tiny
-    lim = (math.pi / 2) * (1 - torch.finfo(dtype).eps)
-    v, log_w = u[0], u[1]
-    v.sub_(0.5).mul_(math.pi).clamp_(-lim, lim)  # V ~ U(-pi/2, pi/2), away from the poles
-    # log W with W = -log(U) ~ Exp(1); U in [tiny, 1) keeps W in (0, 88], finite and positive.
-    log_w.clamp_min_(tiny).log_().neg_().log_()
-    out = torch.mul(v, alpha).sin_()  # sin(alpha V)
-    power = torch.mul(v, 1 - alpha).cos_().log_()  # log cos((1 - alpha) V)
-    log_cos_v = v.cos_().log_()
+    finfo = torch.finfo(v.dtype)
+    lim = (math.pi / 2) * (1 - finfo.eps)
     k = (1 - alpha) / alpha
-    power.sub_(log_w).mul_(k).sub_(log_cos_v, alpha=1 / alpha).exp_()
-    return out.mul_(power)
+    v.sub_(0.5).mul_(math.pi).clamp_(-lim, lim)  # V ~ U(-pi/2, pi/2), away from the poles
+    # -k log W with W = -log(U) ~ Exp(1); U in [tiny, 1) keeps W in (0, 88], finite and positive.
+    w.clamp_min_(finfo.tiny).log_().neg_().log_().mul_(-k)
+    w.add_(torch.mul(v, 1 - alpha, out=tmp).cos_().log_(), alpha=k)  # + k log cos((1 - alpha) V)
+    w.sub_(torch.cos(v, out=tmp).log_(), alpha=1 / alpha).exp_()  # - (1/alpha) log cos V
+    # sin(alpha V) * exp(...); for small alpha a few draws exceed the float range: saturate, never inf.
+    return v.mul_(alpha).sin_().mul_(w).clamp_(-finfo.max, finfo.max)
+
+
+def _cms_from_uniforms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor, tmp: torch.Tensor) -> None:
+    """S(alpha, beta, 1, 0) (S1) from uniforms ``v`` and ``w``, written into ``v``."""
+    if beta == 0.0 and alpha not in (1.0, 2.0):
+        _symmetric_cms_inplace(alpha, v, w, tmp)
+    else:
+        x = _standard_cms(alpha, beta, *_angle_and_exponential(v, w))
+        finfo = torch.finfo(v.dtype)
+        torch.clamp(x, -finfo.max, finfo.max, out=v)  # small alpha: saturate, never inf
+
+
+def _standard_stable(
+    alpha: float, beta: float, shape: tuple[int, ...], gen: torch.Generator, dev: torch.device, dt: torch.dtype
+) -> torch.Tensor:
+    """A fresh tensor of S(alpha, beta, 1, 0) (S1) draws of shape ``shape``.
+
+    On the CPU the uniforms come from :mod:`htsgd._cpu_streams` (seeded from ``gen``)
+    and the transform runs chunk by chunk on threads; elsewhere from ``torch.rand`` on
+    the device.
+    """
+    if dev.type == "cpu":
+        out = torch.empty(math.prod(shape), dtype=dt)
+        _cpu_streams.fill(out, gen, functools.partial(_cms_from_uniforms, alpha, beta))
+        return out.view(shape)
+    v = torch.rand(shape, generator=gen, device=dev, dtype=dt)
+    w = torch.rand(shape, generator=gen, device=dev, dtype=dt)
+    _cms_from_uniforms(alpha, beta, v, w, torch.empty_like(v))
+    return v
 
 
 def sample(
@@ -180,11 +197,7 @@ def sample(
     if beta == 0.0 and alpha not in (1.0, 2.0) and _use_triton and _stable_triton.available(dev, dt):
         # Fused CUDA kernel (float32): scale and location applied inside.
         return _stable_triton.symmetric_stable(alpha, shape, gen, dev, scale=scale, shift=loc)
-    if beta == 0.0 and alpha not in (1.0, 2.0):
-        x = _symmetric_cms_inplace(alpha, torch.rand((2, *shape), generator=gen, device=dev, dtype=dt))
-    else:
-        v, w = _uniform_angle_and_exponential(shape, gen, dev, dt)
-        x = _standard_cms(alpha, beta, v, w)
+    x = _standard_stable(alpha, beta, shape, gen, dev, dt)
     if alpha == 2.0:
         beta = 0.0  # beta has no effect at alpha = 2
     # Convert the standard S1 draw to the requested scale and location.
@@ -209,8 +222,7 @@ def _positive_stable_mixing(
     """A ~ S(alpha/2, 1, 2 cos(pi alpha / 4)**(2/alpha), 0), the sub-Gaussian mixing variable."""
     a_half = alpha / 2
     mix_scale = 2 * math.cos(math.pi * alpha / 4) ** (2 / alpha)
-    v, w = _uniform_angle_and_exponential(shape, gen, dev, dt)
-    return mix_scale * _standard_cms(a_half, 1.0, v, w)
+    return _standard_stable(a_half, 1.0, shape, gen, dev, dt).mul_(mix_scale)
 
 
 def sample_isotropic(
