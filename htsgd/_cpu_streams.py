@@ -60,15 +60,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _scratch(rows: int, dtype: torch.dtype) -> torch.Tensor:
-    """This thread's (rows, CHUNK) scratch buffer, reused across calls."""
-    key = (rows, dtype)
+def _scratch(rows: int, length: int, dtype: torch.dtype) -> torch.Tensor:
+    """This thread's scratch buffer of at least (rows, length), reused across calls."""
     buffers = getattr(_local, "buffers", None)
     if buffers is None:
         buffers = _local.buffers = {}
-    if key not in buffers:
-        buffers[key] = torch.empty((rows, CHUNK), dtype=dtype)
-    return buffers[key]
+    buf = buffers.get((rows, dtype))
+    if buf is None or buf.shape[1] < length:
+        buf = buffers[(rows, dtype)] = torch.empty((rows, length), dtype=dtype)
+    return buf
 
 
 def fill(
@@ -99,14 +99,15 @@ def fill(
     if n == 0:
         return out
     seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator).item())
-    n_chunks = math.ceil(n / CHUNK)
+    chunk_size = CHUNK
+    n_chunks = math.ceil(n / chunk_size)
     streams = np.random.SeedSequence(seed).spawn(n_chunks)
     np_dtype = _NUMPY_DTYPES[out.dtype]
 
     def work(i: int) -> None:
-        chunk = out[i * CHUNK : (i + 1) * CHUNK]
+        chunk = out[i * chunk_size : (i + 1) * chunk_size]
         m = chunk.numel()
-        buf = _scratch(uniforms - 1 + scratch, out.dtype)
+        buf = _scratch(uniforms - 1 + scratch, m, out.dtype)
         rows = [buf[r, :m] for r in range(buf.shape[0])]
         rng = np.random.Generator(np.random.PCG64DXSM(streams[i]))
         for arr in [chunk, *rows[: uniforms - 1]]:

@@ -120,16 +120,21 @@ def _cms_from_uniforms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tens
         torch.clamp(x, -finfo.max, finfo.max, out=v)  # small alpha: saturate, never inf
 
 
+#: Smallest CPU draw served by the numpy streams: below it, setting up a stream costs
+#: more than torch.rand's slower bits (measured crossover: 1e4 to 3e4 samples).
+_NUMPY_STREAMS_FROM = 8192
+
+
 def _standard_stable(
     alpha: float, beta: float, shape: tuple[int, ...], gen: torch.Generator, dev: torch.device, dt: torch.dtype
 ) -> torch.Tensor:
     """A fresh tensor of S(alpha, beta, 1, 0) (S1) draws of shape ``shape``.
 
-    On the CPU the uniforms come from :mod:`htsgd._cpu_streams` (seeded from ``gen``)
-    and the transform runs chunk by chunk on threads; elsewhere from ``torch.rand`` on
-    the device.
+    On the CPU, from ``_NUMPY_STREAMS_FROM`` samples on, the uniforms come from
+    :mod:`htsgd._cpu_streams` (seeded from ``gen``) and the transform runs chunk by chunk
+    on threads; otherwise from ``torch.rand`` on the device.
     """
-    if dev.type == "cpu":
+    if dev.type == "cpu" and math.prod(shape) >= _NUMPY_STREAMS_FROM:
         out = torch.empty(math.prod(shape), dtype=dt)
         _cpu_streams.fill(out, gen, functools.partial(_cms_from_uniforms, alpha, beta))
         return out.view(shape)

@@ -202,6 +202,58 @@ def test_same_seed_same_samples(device):
                        st.sample_isotropic(1.5, 10, 4, generator=1, device=device))
 
 
+def _uniforms_from_streams(n, seed):
+    """Only numpy fills on the thread pool, no torch parallel region (see the fork test)."""
+    from htsgd import _cpu_streams
+
+    return _cpu_streams.fill(torch.empty(n), torch.Generator().manual_seed(seed), lambda *rows: None)
+
+
+def _fill_in_child(queue, n):
+    torch.set_num_threads(2)
+    queue.put(float(_uniforms_from_streams(n, 4).numpy().sum(dtype=np.float64)))
+
+
+def test_cpu_streams_do_not_depend_on_threads_and_survive_fork():
+    """Large CPU draws come from per-chunk numpy streams filled on threads (htsgd._cpu_streams)."""
+    from htsgd import _cpu_streams
+
+    n = 3 * _cpu_streams.CHUNK + 12_345  # several chunks and a partial one
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = st.sample(1.5, n, generator=4)
+        b = st.sample(0.7, (n // 7, 7), beta=0.5, generator=4, dtype=torch.float64)
+        u = _uniforms_from_streams(n, 4)  # starts the thread pool
+        torch.set_num_threads(1)
+        assert torch.equal(a, st.sample(1.5, n, generator=4))
+        assert torch.equal(b, st.sample(0.7, (n // 7, 7), beta=0.5, generator=4, dtype=torch.float64))
+    finally:
+        torch.set_num_threads(threads)
+    # Chunks are independent streams, not copies of one another.
+    chunk = _cpu_streams.CHUNK
+    assert not torch.equal(a[:chunk], a[chunk : 2 * chunk])
+    # A forked child inherits the pool object but not its threads: it must start a new pool
+    # instead of waiting forever. (Torch's own OpenMP threads do not survive a fork either, which
+    # is why DataLoader workers run torch with one thread; the child here only fills uniforms.)
+    ctx = __import__("multiprocessing").get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_fill_in_child, args=(queue, n))
+    child.start()
+    child.join(timeout=60)
+    if child.exitcode is None:
+        child.kill()
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == float(u.numpy().sum(dtype=np.float64))
+
+
+def test_small_cpu_draws_have_the_same_law():
+    """Draws below the numpy-stream threshold take torch.rand; both sources give SaS."""
+    gen = torch.Generator().manual_seed(12)
+    small = torch.cat([st.sample(1.3, 4000, generator=gen, dtype=torch.float64) for _ in range(50)]).numpy()
+    assert stats.kstest(small, lambda x: st.cdf(x, 1.3)).pvalue > 1e-4
+
+
 def test_dtypes_and_shapes(device):
     for dt in (torch.float32, torch.float64):
         x = st.sample(1.7, (3, 4), generator=0, dtype=dt, device=device)
