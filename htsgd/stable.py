@@ -30,6 +30,7 @@ from ._checks import check_int, check_real, check_size
 from ._random import SeedLike, resolve_device, resolve_dtype, torch_generator
 from ._stable_density import (
     PARAMETERIZATIONS,
+    _tan_half_pi,
     cdf,
     char_func,
     check_law,
@@ -89,6 +90,36 @@ def _standard_cms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor) -
     )
 
 
+def _skewed_cms_s0(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """S(alpha, beta, 1, 0) in the S0 parametrization from (V, W), for alpha != 1 and beta != 0.
+
+    The S0 draw is the S1 draw of :func:`_standard_cms` minus ``beta tan(pi alpha / 2)``, but
+    near alpha = 1 both are of order 1/|alpha - 1| and the subtraction loses the draw (in
+    float32 at alpha = 1 - 1e-6 it would be rounded to multiples of 1/32). With
+    ``kappa = atan(1 / |beta tan(pi alpha / 2)|)``, ``eps = 1 - alpha`` and ``delta = eps V + kappa``
+    (for ``beta tan(pi alpha / 2) < 0`` the same with -beta, -V and a change of sign), the
+    algebra of Weron's formula gives
+
+        X0 = ((1 + q) expm1(h) + q + 2 sin(kappa/2)**2) / sin(kappa),
+        q = tan(V) sin(delta) - 2 sin(delta/2)**2 = cos(V - delta) / cos(V) - 1,
+        h = (eps / alpha) log(sin(delta) / (W sin(kappa) cos(V))),
+
+    whose terms are all small together as alpha -> 1: no cancellation, and the draw tends
+    to the alpha = 1 draw from the same (V, W).
+    """
+    bt = beta * _tan_half_pi(alpha)
+    sign = 1.0 if bt > 0 else -1.0
+    v = v * sign
+    kappa = math.atan2(1.0, abs(bt))
+    eps = 1.0 - alpha
+    delta = torch.mul(v, eps).add_(kappa)
+    sin_delta = torch.sin(delta)
+    q = torch.tan(v).mul_(sin_delta).sub_(torch.sin(delta / 2).square_().mul_(2))
+    h = torch.log(sin_delta / (w * math.sin(kappa) * torch.cos(v))).mul_(eps / alpha)
+    x0 = h.expm1_().mul_(q + 1).add_(q).add_(2 * math.sin(kappa / 2) ** 2).div_(math.sin(kappa))
+    return x0.mul_(sign)
+
+
 def _symmetric_cms_inplace(alpha: float, v: torch.Tensor, w: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
     """SaS(alpha, 1) from two arrays of uniforms ``v`` and ``w``; the result overwrites ``v``.
 
@@ -110,12 +141,15 @@ def _symmetric_cms_inplace(alpha: float, v: torch.Tensor, w: torch.Tensor, tmp: 
     return v.mul_(alpha).sin_().mul_(w).clamp_(-finfo.max, finfo.max)
 
 
-def _cms_from_uniforms(alpha: float, beta: float, v: torch.Tensor, w: torch.Tensor, tmp: torch.Tensor) -> None:
-    """S(alpha, beta, 1, 0) (S1) from uniforms ``v`` and ``w``, written into ``v``."""
+def _cms_from_uniforms(
+    alpha: float, beta: float, s0: bool, v: torch.Tensor, w: torch.Tensor, tmp: torch.Tensor
+) -> None:
+    """S(alpha, beta, 1, 0) from uniforms ``v`` and ``w``, written into ``v``: S0 if ``s0`` else S1."""
     if beta == 0.0 and alpha not in (1.0, 2.0):
         _symmetric_cms_inplace(alpha, v, w, tmp)
     else:
-        x = _standard_cms(alpha, beta, *_angle_and_exponential(v, w))
+        cms = _skewed_cms_s0 if (s0 and alpha not in (1.0, 2.0)) else _standard_cms
+        x = cms(alpha, beta, *_angle_and_exponential(v, w))
         finfo = torch.finfo(v.dtype)
         torch.clamp(x, -finfo.max, finfo.max, out=v)  # small alpha: saturate, never inf
 
@@ -126,9 +160,10 @@ _NUMPY_STREAMS_FROM = 8192
 
 
 def _standard_stable(
-    alpha: float, beta: float, shape: tuple[int, ...], gen: torch.Generator, dev: torch.device, dt: torch.dtype
+    alpha: float, beta: float, shape: tuple[int, ...], gen: torch.Generator, dev: torch.device, dt: torch.dtype,
+    s0: bool = False,
 ) -> torch.Tensor:
-    """A fresh tensor of S(alpha, beta, 1, 0) (S1) draws of shape ``shape``.
+    """A fresh tensor of S(alpha, beta, 1, 0) draws of shape ``shape``, S0 if ``s0`` else S1.
 
     On the CPU, from ``_NUMPY_STREAMS_FROM`` samples on, the uniforms come from
     :mod:`htsgd._cpu_streams` (seeded from ``gen``) and the transform runs chunk by chunk
@@ -136,11 +171,11 @@ def _standard_stable(
     """
     if dev.type == "cpu" and math.prod(shape) >= _NUMPY_STREAMS_FROM:
         out = torch.empty(math.prod(shape), dtype=dt)
-        _cpu_streams.fill(out, gen, functools.partial(_cms_from_uniforms, alpha, beta))
+        _cpu_streams.fill(out, gen, functools.partial(_cms_from_uniforms, alpha, beta, s0))
         return out.view(shape)
     v = torch.rand(shape, generator=gen, device=dev, dtype=dt)
     w = torch.rand(shape, generator=gen, device=dev, dtype=dt)
-    _cms_from_uniforms(alpha, beta, v, w, torch.empty_like(v))
+    _cms_from_uniforms(alpha, beta, s0, v, w, torch.empty_like(v))
     return v
 
 
@@ -190,34 +225,38 @@ def sample(
     exactly Cauchy(loc, scale). Symmetric float32 draws on a CUDA device use a fused
     Triton kernel (:mod:`htsgd._stable_triton`) when Triton is installed, seeded from
     ``generator`` on the device; ``_use_triton=False`` forces the torch path, which is
-    the reference (the tests check that both give the same law). Introduced in the
-    chapter *Stable distributions*.
+    the reference (the tests check that both give the same law). On the CPU, draws of
+    8192 samples or more take their uniforms from numpy streams seeded by one number
+    drawn from ``generator`` (:mod:`htsgd._cpu_streams`): the result depends on the
+    generator's state and ``size`` only, not on the number of threads. Draws beyond the
+    float range (possible in float32 for alpha below about 0.4) saturate at the largest
+    finite value. Introduced in the chapter *Stable distributions*.
     """
     alpha, beta, scale, loc, parameterization = check_law(alpha, beta, scale, loc, parameterization)
     shape = check_size("size", size)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype)
     gen = torch_generator(generator, dev)
-    # Compute in at least float32; for float32 output the clamps keep every value finite.
     if beta == 0.0 and alpha not in (1.0, 2.0) and _use_triton and _stable_triton.available(dev, dt):
         # Fused CUDA kernel (float32): scale and location applied inside.
         return _stable_triton.symmetric_stable(alpha, shape, gen, dev, scale=scale, shift=loc)
-    x = _standard_stable(alpha, beta, shape, gen, dev, dt)
     if alpha == 2.0:
         beta = 0.0  # beta has no effect at alpha = 2
-    # Convert the standard S1 draw to the requested scale and location.
-    if alpha == 1.0 and beta != 0.0:
-        shift = (2 / math.pi) * beta * scale * math.log(scale)
-        s0_shift = shift  # delta0 = delta1 + (2/pi) beta scale log(scale)
-    else:
-        shift = 0.0
-        s0_shift = beta * scale * math.tan(math.pi * alpha / 2) if (beta != 0.0 and alpha != 2.0) else 0.0
-    loc1 = loc - s0_shift if parameterization == "S0" else loc
+    # S0 draws near alpha = 1 must not be S1 draws minus a huge shift: draw them directly.
+    s0 = parameterization == "S0" and beta != 0.0 and alpha != 1.0
+    x = _standard_stable(alpha, beta, shape, gen, dev, dt, s0=s0)
+    # x is standard in the requested parametrization; scale and shift it. At alpha = 1 the
+    # S1 location also moves with the scale: delta0 = delta1 + (2/pi) beta scale log(scale).
+    offset = loc
+    if alpha == 1.0 and beta != 0.0 and parameterization == "S1":
+        offset = loc + (2 / math.pi) * beta * scale * math.log(scale)
     # x is a fresh tensor: scale and shift it in place (no extra 1e7-element temporaries).
     if scale != 1.0:
         x.mul_(scale)
-    if shift + loc1 != 0.0:
-        x.add_(shift + loc1)
+    if offset != 0.0:
+        x.add_(offset)
+    if scale > 1.0 or abs(offset) > 1.0:  # saturated draws must not overflow to inf
+        x.clamp_(-torch.finfo(dt).max, torch.finfo(dt).max)
     return x
 
 

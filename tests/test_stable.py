@@ -51,6 +51,33 @@ def test_sampler_scale_loc_and_parameterization(param, alpha, beta):
     assert res.pvalue > 1e-4
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("alpha,beta", [(1 - 1e-6, 0.5), (1 + 1e-6, -0.7), (1 - 1e-3, 1.0)])
+def test_s0_draws_near_alpha_one(alpha, beta, dtype):
+    """Near alpha = 1 the S0 draw is not an S1 draw minus a shift of 1/|alpha - 1|.
+
+    That subtraction would round float32 draws at alpha = 1 - 1e-6 to multiples of 1/32;
+    drawn directly they follow the S0 law and tend to the alpha = 1 draws of the same seed.
+    """
+    x = st.sample(alpha, 200_000, beta=beta, scale=1.3, loc=0.2, parameterization="S0", generator=5, dtype=dtype)
+    assert stats.kstest(x.double().numpy(), lambda t: st.cdf(t, alpha, beta, 1.3, 0.2, "S0")).pvalue > 1e-4
+    at_one = st.sample(1.0, 200_000, beta=beta, scale=1.3, loc=0.2, parameterization="S0", generator=5, dtype=dtype)
+    gap = ((x - at_one).abs() / (1 + at_one.abs())).double()
+    assert float(gap.median()) < 1e3 * abs(alpha - 1) + 1e-6
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.3, -0.4), (0.7, 0.5), (0.5, 1.0), (1.5, -0.8), (1.9, -1.0), (1.3, 1.0)])
+def test_s0_formula_is_weron_minus_the_shift(alpha, beta):
+    """Away from alpha = 1 the direct S0 formula equals Weron's S1 draw minus beta tan(pi alpha/2)."""
+    gen = torch.Generator().manual_seed(2)
+    v, w = st._angle_and_exponential(torch.rand(100_000, generator=gen, dtype=torch.float64),
+                                      torch.rand(100_000, generator=gen, dtype=torch.float64))
+    s1 = st._standard_cms(alpha, beta, v, w)
+    s0 = st._skewed_cms_s0(alpha, beta, v, w)
+    shifted = s0 + beta * math.tan(math.pi * alpha / 2)
+    assert float(((shifted - s1).abs() / (1 + s1.abs())).max()) < 1e-10
+
+
 def test_empirical_characteristic_function(device):
     n = 400_000
     for alpha, beta in [(1.5, 0.5), (0.8, 0.0), (1.0, 0.7)]:
