@@ -690,6 +690,16 @@ def pdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float 
     return np.exp(logpdf(x, alpha, beta, scale, loc, parameterization))
 
 
+def _probability(upper: bool, x, alpha, beta, scale, loc, parameterization):
+    """P(X > x) if ``upper`` else P(X <= x), each tail computed directly (see cdf and sf)."""
+    shape, z, alpha, beta, scale = _standardize("x", x, alpha, beta, scale, loc, parameterization)
+    out = np.where(z > 0, float(not upper), float(upper))  # the limits at x = -inf and +inf
+    fin = np.isfinite(z)
+    if fin.any():
+        out[fin] = _std_cdf_sf(z[fin], alpha, beta)[int(upper)]
+    return _reshape(out, shape)
+
+
 def cdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0,
         parameterization: str = "S1"):
     """Distribution function P(X <= x) of S(alpha, beta, scale, loc).
@@ -698,12 +708,7 @@ def cdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float 
     directly, so it keeps its relative accuracy as x -> -inf; see :func:`sf` for the
     upper tail). Introduced in the chapter *Stable distributions*.
     """
-    shape, z, alpha, beta, scale = _standardize("x", x, alpha, beta, scale, loc, parameterization)
-    out = np.where(z > 0, 1.0, 0.0)
-    fin = np.isfinite(z)
-    if fin.any():
-        out[fin] = _std_cdf_sf(z[fin], alpha, beta)[0]
-    return _reshape(out, shape)
+    return _probability(False, x, alpha, beta, scale, loc, parameterization)
 
 
 def sf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0,
@@ -712,12 +717,7 @@ def sf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float =
 
     Introduced in the chapter *Stable distributions* (log-log tail plots).
     """
-    shape, z, alpha, beta, scale = _standardize("x", x, alpha, beta, scale, loc, parameterization)
-    out = np.where(z > 0, 0.0, 1.0)
-    fin = np.isfinite(z)
-    if fin.any():
-        out[fin] = _std_cdf_sf(z[fin], alpha, beta)[1]
-    return _reshape(out, shape)
+    return _probability(True, x, alpha, beta, scale, loc, parameterization)
 
 
 def char_func(u: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0,

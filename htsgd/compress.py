@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import special
 from torch import nn
 
 from ._checks import check_bool, check_choice, check_int, check_real
@@ -38,6 +39,7 @@ from ._random import SeedLike, torch_generator
 __all__ = [
     "best_k_error",
     "compressibility_curve",
+    "gaussian_limit",
     "column_best_k_error",
     "column_compressibility_curve",
     "neuron_norms",
@@ -211,6 +213,45 @@ def _kept_counts(
     kept = np.floor(ks * n + 1e-9).astype(np.int64)
     kept = np.minimum(kept, n)
     return torch.from_numpy(kept).to(device), torch.from_numpy(n - kept).to(device), scalar
+
+
+def gaussian_limit(kappa: Any) -> Any:
+    r"""The limit of the relative best-term error of an iid Gaussian vector, keeping a fraction ``kappa``.
+
+    .. math::
+
+        L(\kappa) = \sqrt{1 - \kappa - 2 t_\kappa \varphi(t_\kappa)}, \qquad
+        t_\kappa = \Phi^{-1}(1 - \kappa / 2),
+
+    the almost-sure limit of ``best_k_error(x, k) / ||x||_2`` for ``x`` with ``n`` iid
+    ``N(0, s^2)`` entries and ``k = kappa n``, as ``n -> inf``: the kept entries are those
+    with ``|x_i| > t_kappa s``, and ``kappa + 2 t phi(t)`` is their share of ``E x^2``.
+
+    Parameters
+    ----------
+    kappa : float or array_like
+        Kept fractions in ``[0, 1]``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Same shape as ``kappa``; ``L(0) = 1`` and ``L(1) = 0``.
+
+    Raises
+    ------
+    ValueError
+        If a ``kappa`` is outside ``[0, 1]`` or not a number.
+
+    Introduced in the chapter *Compressibility*, which derives it.
+    """
+    k = np.asarray(kappa, dtype=np.float64)
+    if not bool(np.all((k >= 0) & (k <= 1))):  # False for NaN too
+        raise ValueError(f"kappa must lie in [0, 1], got {kappa!r}")
+    t = special.ndtri(1 - k / 2)
+    with np.errstate(invalid="ignore"):  # t = inf at kappa = 0, where t phi(t) = 0
+        t_phi = np.where(np.isinf(t), 0.0, t * np.exp(-0.5 * t * t) / math.sqrt(2 * math.pi))
+    out = np.sqrt(np.maximum(1 - k - 2 * t_phi, 0.0))
+    return float(out) if out.ndim == 0 else out
 
 
 def compressibility_curve(x: Any, kappas: Any, p: float = 2) -> Any:

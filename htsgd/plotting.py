@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import matplotlib as mpl
 
-__all__ = ["use_book_style", "alpha_color", "NOISE_FREE_COLOR"]
+__all__ = ["use_book_style", "alpha_color", "run_color", "NOISE_FREE_COLOR"]
 
 #: Colour of noise-free (plain SGD) runs in every figure.
 NOISE_FREE_COLOR = "#444444"
@@ -46,3 +46,13 @@ def alpha_color(alpha: float, alphas: Iterable[float] = (1.5, 1.75, 1.9, 2.0)):
     cmap = mpl.colormaps["viridis"]
     lo, hi = 0.5, 2.0
     return cmap(0.85 * (float(alpha) - lo) / (hi - lo))
+
+
+def run_color(alpha: float | str | None):
+    """The colour of a run with tail index ``alpha``; ``None`` or ``"none"`` (no noise) is grey.
+
+    Introduced in the preface; used by the chapters that plot training runs.
+    """
+    if alpha is None or (isinstance(alpha, str) and alpha == "none"):
+        return NOISE_FREE_COLOR
+    return alpha_color(alpha)

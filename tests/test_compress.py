@@ -425,3 +425,26 @@ def test_uniform_limit_closed_form():
     kappas = np.array([0.1, 0.5])
     got = c.compressibility_curve(u, kappas).mean(dim=0).numpy()
     assert np.allclose(got, (1 - kappas) ** 1.5, atol=2e-3)
+
+
+def test_gaussian_limit_closed_form_quadrature_and_simulation():
+    """L(kappa) against its definition by quadrature and against long Gaussian vectors."""
+    from scipy import integrate, stats
+
+    kappas = np.array([0.0, 0.05, 0.1, 0.25, 0.5, 0.9, 1.0])
+    limit = hs.compress.gaussian_limit(kappas)
+    assert limit.shape == kappas.shape and limit[0] == 1.0 and limit[-1] == 0.0
+    assert np.all(np.diff(limit) < 0)
+    # Share of E x^2 carried by |x| > t: 2 int_t^inf x^2 phi(x) dx, with t = Phi^-1(1 - kappa/2).
+    for kappa, value in zip(kappas[1:-1], limit[1:-1], strict=True):
+        t = stats.norm.ppf(1 - kappa / 2)
+        kept = 2 * integrate.quad(lambda x: x * x * stats.norm.pdf(x), t, np.inf, epsabs=1e-13)[0]
+        assert value == pytest.approx(math.sqrt(1 - kept), rel=1e-9)
+    # Four vectors of 1e6 entries: the sd of one ratio is below 1e-3 and the bias is O(1/n).
+    x = torch.randn(4, 10**6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    simulated = hs.compress.compressibility_curve(x, kappas[1:-1]).numpy().mean(axis=0)
+    np.testing.assert_allclose(simulated, limit[1:-1], atol=2e-3)
+    assert isinstance(hs.compress.gaussian_limit(0.1), float)
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="kappa"):
+            hs.compress.gaussian_limit(bad)
