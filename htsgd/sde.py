@@ -2,22 +2,502 @@
 
 Introduced in the chapter *Lévy-driven SDEs and the Euler scheme* (``book/sde.md``).
 
+* :func:`stable_increments` -- iid increments ``L(t + h) - L(t)`` of an alpha-stable Lévy
+  motion, ``S(alpha, beta, h**(1/alpha), 0)`` in the S1 parametrization;
+  :func:`stable_increment_chunks` yields the same kind of increments a block of steps at a
+  time, so that a long run never holds all of them in memory.
+* :func:`coarsen` -- sums of consecutive increments: the coarse path driven by the same
+  Lévy motion as a fine one (the coupling behind every strong-error measurement).
+* :func:`euler` -- the Euler scheme ``X_{k+1} = X_k + h b(X_k) + c(X_k) dL_k``, optionally
+  with the tamed drift ``h b / (1 + h |b|)``, driven by given increments (a tensor, or an
+  iterable of chunks of steps).
+* :func:`stable_ou_law`, :func:`stable_ou_euler_law` -- the exact laws of the alpha-stable
+  Ornstein-Uhlenbeck process ``dX = -theta X dt + sigma dL`` and of its Euler chain, both
+  ``loc + SaS(alpha, scale)``.
 * :func:`convergence_order` -- the least-squares slope of ``log error`` against ``log step``.
+
+Conventions
+-----------
+``L`` is the alpha-stable Lévy motion with ``L(1) ~ S(alpha, beta, 1, 0)`` (S1, as in
+:func:`htsgd.stable.sample`); for ``beta = 0`` it is the symmetric motion with
+``E exp(iu L(t)) = exp(-t |u|**alpha)``, and ``alpha = 2`` gives ``sqrt(2)`` times a
+standard Brownian motion. Time runs along the first axis of every increment tensor.
 
 References
 ----------
 Applebaum (2009), *Lévy Processes and Stochastic Calculus*, 2nd ed.; Protter & Talay
-(1997), Ann. Probab. 25, 393-423; Jacod (2004), Ann. Probab. 32, 1830-1872.
+(1997), Ann. Probab. 25, 393-423; Jacod (2004), Ann. Probab. 32, 1830-1872; Kühn &
+Schilling (2019), Stoch. Proc. Appl. 129, 2654-2680 (arXiv:1709.03350);
+Hutzenthaler, Jentzen & Kloeden (2012), Ann. Appl. Probab. 22, 1611-1641 (taming).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["convergence_order"]
+from . import stable as _stable
+from ._checks import check_bool, check_int, check_real, check_size
+from ._random import SeedLike, resolve_device, torch_generator
+
+__all__ = [
+    "stable_increments",
+    "stable_increment_chunks",
+    "coarsen",
+    "euler",
+    "stable_ou_law",
+    "stable_ou_euler_law",
+    "convergence_order",
+]
+
+def stable_increments(
+    alpha: float,
+    n_steps: int,
+    shape: int | tuple[int, ...],
+    step: float,
+    *,
+    beta: float = 0.0,
+    generator: SeedLike = None,
+    device: Any = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Iid increments of an alpha-stable Lévy motion over steps of length ``step``.
+
+    Each entry is ``L(t + step) - L(t) ~ S(alpha, beta, step**(1/alpha), 0)`` in the S1
+    parametrization, where ``L(1) ~ S(alpha, beta, 1, 0)``. This holds for every alpha,
+    ``alpha = 1`` with ``beta != 0`` included (the characteristic exponent of ``L(t)``
+    is ``t`` times that of ``L(1)``, and S1 with location 0 is closed under that).
+
+    Parameters
+    ----------
+    alpha : float
+        Stability index in (0, 2].
+    n_steps : int
+        Number of time steps (>= 0), the first axis of the result.
+    shape : int or tuple of int
+        Shape of the state (number of paths, dimensions, ...).
+    step : float
+        Step length ``h > 0``.
+    beta : float
+        Skewness in [-1, 1]; 0 gives the symmetric motion.
+    generator : None, int or torch.Generator
+        Seed or generator; the same seed gives the same increments.
+    device, dtype
+        Where and in which float dtype to draw (see :func:`htsgd.stable.sample`).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n_steps, *shape)``.
+
+    Examples
+    --------
+    >>> from htsgd.sde import stable_increments
+    >>> stable_increments(1.5, 100, (4, 2), 0.01, generator=0).shape
+    torch.Size([100, 4, 2])
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    n_steps = check_int("n_steps", n_steps, low=0)
+    state = check_size("shape", shape)
+    step = check_real("step", step, low=0.0, low_open=True)
+    alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
+    if not math.isfinite(step):
+        raise ValueError(f"step must be finite, got {step!r}")
+    return _stable.sample(
+        alpha, (n_steps, *state), beta=beta, scale=step ** (1.0 / alpha), parameterization="S1",
+        generator=generator, device=device, dtype=dtype,
+    )
+
+
+def stable_increment_chunks(
+    alpha: float,
+    n_steps: int,
+    shape: int | tuple[int, ...],
+    step: float,
+    *,
+    chunk: int = 100,
+    beta: float = 0.0,
+    generator: SeedLike = None,
+    device: Any = None,
+    dtype: torch.dtype | None = None,
+) -> Iterator[torch.Tensor]:
+    """Yield the increments of :func:`stable_increments` ``chunk`` steps at a time.
+
+    For long runs: :func:`euler` accepts this iterator in place of the full tensor, so
+    memory holds ``chunk * prod(shape)`` increments instead of ``n_steps * prod(shape)``.
+    The chunks are drawn one after the other from one generator: the same seed and
+    ``chunk`` give the same chunks (a different ``chunk`` gives other, equally distributed,
+    numbers). The arguments are checked when the function is called, not at the first chunk.
+
+    Parameters
+    ----------
+    alpha, n_steps, shape, step, beta, generator, device, dtype
+        As in :func:`stable_increments`.
+    chunk : int
+        Steps per chunk (>= 1); the last chunk holds the remainder.
+
+    Yields
+    ------
+    torch.Tensor
+        Shape ``(m, *shape)`` with ``m = min(chunk, steps left)``; ``n_steps`` steps in all.
+
+    Examples
+    --------
+    >>> from htsgd.sde import stable_increment_chunks
+    >>> [c.shape[0] for c in stable_increment_chunks(1.5, 250, 10, 0.01, chunk=100, generator=0)]
+    [100, 100, 50]
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    n_steps = check_int("n_steps", n_steps, low=0)
+    chunk = check_int("chunk", chunk, low=1)
+    state = check_size("shape", shape)
+    # Validate everything now (a generator function would defer errors to the first chunk).
+    stable_increments(alpha, 0, state, step, beta=beta, generator=0, device=device, dtype=dtype)
+    dev = resolve_device(device)
+    gen = torch_generator(generator, dev)
+
+    def chunks() -> Iterator[torch.Tensor]:
+        done = 0
+        while done < n_steps:
+            m = min(chunk, n_steps - done)
+            yield stable_increments(alpha, m, state, step, beta=beta, generator=gen, device=dev, dtype=dtype)
+            done += m
+
+    return chunks()
+
+
+def coarsen(increments: torch.Tensor, factor: int) -> torch.Tensor:
+    """Sums of ``factor`` consecutive increments along the first axis.
+
+    If ``increments`` are those of a Lévy motion over steps ``h``, the result holds its
+    increments over steps ``factor * h``, *of the same path*: the Euler scheme driven by
+    the result is the coarse scheme coupled to the fine one, and their difference at a
+    common time measures the strong error.
+
+    Parameters
+    ----------
+    increments : torch.Tensor, shape (n_steps, *shape)
+        ``n_steps`` must be divisible by ``factor``.
+    factor : int
+        Steps per coarse step (>= 1).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n_steps // factor, *shape)``, same dtype and device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from htsgd.sde import coarsen
+    >>> coarsen(torch.arange(6.0), 3)
+    tensor([ 3., 12.])
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    if not torch.is_tensor(increments):
+        raise TypeError(f"increments must be a torch.Tensor, got {type(increments).__name__}")
+    if increments.ndim < 1:
+        raise ValueError("increments must have at least one dimension (time first), got a 0-d tensor")
+    factor = check_int("factor", factor, low=1)
+    n = increments.shape[0]
+    if n % factor:
+        raise ValueError(f"increments.shape[0] = {n} must be divisible by factor = {factor}")
+    return increments.reshape(n // factor, factor, *increments.shape[1:]).sum(dim=1)
+
+
+def _as_state(x0: Any, like: torch.Tensor) -> torch.Tensor:
+    if torch.is_tensor(x0):
+        if not x0.is_floating_point():
+            x0 = x0.to(like.dtype)
+        x = x0.to(device=like.device, dtype=like.dtype)
+    elif isinstance(x0, numbers.Real) and not isinstance(x0, bool):
+        x = torch.tensor(float(x0), dtype=like.dtype, device=like.device)
+    else:
+        raise TypeError(f"x0 must be a real number or a torch.Tensor, got {type(x0).__name__}")
+    try:
+        x = torch.broadcast_to(x, like.shape[1:]).clone()
+    except RuntimeError as err:
+        raise ValueError(
+            f"x0 of shape {tuple(x.shape)} does not broadcast to the state shape {tuple(like.shape[1:])}"
+            " (the increments' shape without the time axis)"
+        ) from err
+    return x
+
+
+def _check_increments(name: str, dl: Any) -> torch.Tensor:
+    if not torch.is_tensor(dl):
+        raise TypeError(f"{name} must be a torch.Tensor or an iterable of them, got {type(dl).__name__}")
+    if not dl.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got dtype {dl.dtype}")
+    if dl.ndim < 1:
+        raise ValueError(f"{name} must have a time axis first, got a 0-d tensor")
+    return dl
+
+
+def euler(
+    drift: Callable[[torch.Tensor], torch.Tensor],
+    x0: float | torch.Tensor,
+    increments: torch.Tensor | Iterable[torch.Tensor],
+    step: float,
+    *,
+    diffusion: Callable[[torch.Tensor], torch.Tensor] | float | None = None,
+    tame: bool = False,
+    return_path: bool = False,
+) -> torch.Tensor:
+    """The Euler scheme for ``dX = b(X) dt + c(X-) dL``, driven by given increments.
+
+    ``X_{k+1} = X_k + h b(X_k) + c(X_k) dL_k`` for ``k = 0, ..., n_steps - 1``, with
+    ``c = 1`` when ``diffusion`` is None. With ``tame=True`` the drift term is the tamed
+    ``h b / (1 + h |b|)`` (elementwise), whose size never exceeds 1: the step of
+    Hutzenthaler, Jentzen & Kloeden (2012), which for a gradient drift is gradient clipping.
+    The result depends on the increments only (no randomness inside).
+
+    Parameters
+    ----------
+    drift : callable
+        ``b``: maps a state tensor of shape ``shape`` to a tensor of the same shape.
+    x0 : float or torch.Tensor
+        Initial state, broadcastable to ``shape``.
+    increments : torch.Tensor of shape (n_steps, *shape), or an iterable of such tensors
+        The Lévy increments ``dL_k`` (e.g. :func:`stable_increments`). An iterable of
+        chunks ``(m_j, *shape)`` (e.g. :func:`stable_increment_chunks`) is consumed one
+        chunk at a time and gives the same result as their concatenation.
+    step : float
+        ``h > 0``, the time step the increments were drawn for.
+    diffusion : callable, float or None
+        ``c``: a function of the state (multiplicative noise), a constant, or None for 1.
+    tame : bool
+        Use the tamed drift.
+    return_path : bool
+        Return all ``n_steps + 1`` states instead of the final one.
+
+    Returns
+    -------
+    torch.Tensor
+        The final state, shape ``shape``, or the path, shape ``(n_steps + 1, *shape)``;
+        dtype and device of the increments. Paths that blow up hold ``inf`` or ``nan``
+        (no error is raised: counting them is part of the chapter).
+
+    Raises
+    ------
+    TypeError
+        If ``drift`` or ``diffusion`` is not callable, or increments are not float tensors.
+    ValueError
+        If ``step`` is not positive and finite, ``x0`` does not broadcast, or a chunk or a
+        drift value has the wrong shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from htsgd.sde import euler
+    >>> euler(lambda x: -x, 1.0, torch.zeros(3, 1), 0.5, return_path=True).squeeze(1)
+    tensor([1.0000, 0.5000, 0.2500, 0.1250])
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    if not callable(drift):
+        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
+    step = check_real("step", step, low=0.0, low_open=True)
+    if not math.isfinite(step):
+        raise ValueError(f"step must be finite, got {step!r}")
+    if diffusion is not None and not callable(diffusion):
+        c_const = check_real("diffusion", diffusion)
+        diffusion = None if c_const == 1.0 else c_const
+    tame = check_bool("tame", tame)
+    return_path = check_bool("return_path", return_path)
+    chunks = [increments] if torch.is_tensor(increments) else increments
+    if not torch.is_tensor(increments) and not isinstance(increments, Iterable):
+        raise TypeError(f"increments must be a torch.Tensor or an iterable of them, got {type(increments).__name__}")
+
+    x: torch.Tensor | None = None
+    path: list[torch.Tensor] = []
+    for j, dl in enumerate(chunks):
+        dl = _check_increments("increments" if torch.is_tensor(increments) else f"increments chunk {j}", dl)
+        if x is None:
+            x = _as_state(x0, dl)
+            if return_path:
+                path.append(x.unsqueeze(0).clone())
+        elif dl.shape[1:] != x.shape:
+            raise ValueError(f"increments chunk {j} has state shape {tuple(dl.shape[1:])}, expected {tuple(x.shape)}")
+        block = torch.empty_like(dl) if return_path else None
+        for k in range(dl.shape[0]):
+            x = _euler_step(drift, diffusion, x, dl[k], step, tame)
+            if block is not None:
+                block[k] = x
+        if block is not None:
+            path.append(block)
+    if x is None:
+        raise ValueError("increments must hold at least one chunk (use a (0, *shape) tensor for zero steps)")
+    return torch.cat(path) if return_path else x
+
+
+def _euler_step(
+    drift: Callable[[torch.Tensor], torch.Tensor],
+    diffusion: Callable[[torch.Tensor], torch.Tensor] | float | None,
+    x: torch.Tensor,
+    dl: torch.Tensor,
+    step: float,
+    tame: bool,
+) -> torch.Tensor:
+    """One step; b and c are both evaluated at the old state before it is replaced."""
+    b = drift(x)
+    if not torch.is_tensor(b) or b.shape != x.shape:
+        got = tuple(b.shape) if torch.is_tensor(b) else type(b).__name__
+        raise ValueError(f"drift must return a tensor of the state's shape {tuple(x.shape)}, got {got}")
+    if tame:
+        b = b / (1.0 + step * b.abs())
+    if diffusion is None:
+        noise = dl
+    elif callable(diffusion):
+        noise = diffusion(x) * dl
+    else:
+        noise = dl * diffusion
+    new = torch.add(x, b, alpha=step)
+    return new.add_(noise)
+
+
+def _check_ou(theta: Any, sigma: Any, alpha: Any) -> tuple[float, float, float]:
+    theta = check_real("theta", theta)
+    sigma = check_real("sigma", sigma, low=0.0)
+    alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
+    if not (math.isfinite(theta) and math.isfinite(sigma)):
+        raise ValueError(f"theta and sigma must be finite, got {theta!r} and {sigma!r}")
+    return theta, sigma, alpha
+
+
+def _check_x0(x0: Any) -> Any:
+    if torch.is_tensor(x0):
+        return x0
+    if isinstance(x0, np.ndarray):
+        return x0.astype(np.float64)
+    return check_real("x0", x0)
+
+
+def stable_ou_law(x0: Any, theta: float, sigma: float, alpha: float, t: float) -> tuple[Any, float]:
+    """Exact law of the symmetric alpha-stable Ornstein-Uhlenbeck process at time ``t``.
+
+    The solution of ``dX = -theta X dt + sigma dL``, ``X_0 = x0``, with ``L`` the symmetric
+    alpha-stable motion (``E exp(iu L_t) = exp(-t |u|**alpha)``), is
+    ``X_t = e^{-theta t} x0 + sigma int_0^t e^{-theta (t - s)} dL_s``, so
+    ``X_t ~ loc + SaS(alpha, scale)`` with
+
+        loc = x0 exp(-theta t),   scale**alpha = sigma**alpha (1 - exp(-alpha theta t)) / (alpha theta)
+
+    (``sigma**alpha t`` when ``theta = 0``). ``t = inf`` with ``theta > 0`` gives the
+    stationary law ``SaS(alpha, sigma (alpha theta)**(-1/alpha))``.
+
+    Parameters
+    ----------
+    x0 : float, numpy array or torch.Tensor
+        Initial state(s); ``loc`` has the same type and shape.
+    theta : float
+        Mean-reversion rate (any real; ``theta < 0`` is the explosive case).
+    sigma : float
+        Noise level >= 0.
+    alpha : float
+        Stability index in (0, 2].
+    t : float
+        Time >= 0 (``inf`` allowed when ``theta > 0``).
+
+    Returns
+    -------
+    loc : same type as x0
+    scale : float
+
+    Examples
+    --------
+    >>> from htsgd.sde import stable_ou_law
+    >>> loc, scale = stable_ou_law(1.0, 1.0, 1.0, 2.0, float("inf"))
+    >>> loc, round(scale, 12)
+    (0.0, 0.707106781187)
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    theta, sigma, alpha = _check_ou(theta, sigma, alpha)
+    t = check_real("t", t, low=0.0)
+    x0 = _check_x0(x0)
+    if math.isinf(t) and theta <= 0:
+        raise ValueError(f"t = inf needs theta > 0 (a stationary law), got theta = {theta!r}")
+    if theta == 0.0:
+        integral = t
+    elif math.isinf(t):
+        integral = 1.0 / (alpha * theta)
+    else:
+        integral = -math.expm1(-alpha * theta * t) / (alpha * theta)
+    decay = math.exp(-theta * t)
+    return x0 * decay, sigma * integral ** (1.0 / alpha)
+
+
+def stable_ou_euler_law(
+    x0: Any, theta: float, sigma: float, alpha: float, step: float, n_steps: int
+) -> tuple[Any, float]:
+    """Exact law of the Euler chain of the stable Ornstein-Uhlenbeck process after ``n_steps``.
+
+    The chain ``X_{k+1} = (1 - theta h) X_k + sigma dL_k`` with ``dL_k ~ SaS(alpha, h**(1/alpha))``
+    iid is a linear function of independent symmetric stable variables, so
+    ``X_n ~ loc + SaS(alpha, scale)`` with, for ``r = |1 - theta h|**alpha``,
+
+        loc = (1 - theta h)**n x0,   scale**alpha = sigma**alpha h (1 - r**n) / (1 - r)
+
+    (``sigma**alpha h n`` when ``r = 1``). As ``n -> inf`` with ``r < 1`` the scale tends to
+    ``sigma (h / (1 - |1 - theta h|**alpha))**(1/alpha)``, the stationary law of the chain,
+    which differs from the flow's ``sigma (alpha theta)**(-1/alpha)`` by ``O(h)``.
+
+    Parameters
+    ----------
+    x0 : float, numpy array or torch.Tensor
+        Initial state(s); ``loc`` has the same type and shape.
+    theta : float
+        Mean-reversion rate.
+    sigma : float
+        Noise level >= 0.
+    alpha : float
+        Stability index in (0, 2].
+    step : float
+        ``h > 0``.
+    n_steps : int
+        Number of steps >= 0.
+
+    Returns
+    -------
+    loc : same type as x0
+    scale : float
+
+    Examples
+    --------
+    >>> from htsgd.sde import stable_ou_euler_law
+    >>> stable_ou_euler_law(1.0, 1.0, 1.0, 2.0, 0.5, 1)
+    (0.5, 0.7071067811865476)
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    theta, sigma, alpha = _check_ou(theta, sigma, alpha)
+    step = check_real("step", step, low=0.0, low_open=True)
+    if not math.isfinite(step):
+        raise ValueError(f"step must be finite, got {step!r}")
+    n_steps = check_int("n_steps", n_steps, low=0)
+    x0 = _check_x0(x0)
+    a = 1.0 - theta * step
+    r = abs(a) ** alpha
+    if r == 1.0:
+        total = step * n_steps
+    else:
+        # (1 - r**n) / (1 - r), with r**n by exp(n log r) (no overflow warning for large n and r < 1)
+        if r == 0.0:
+            rn = 1.0 if n_steps == 0 else 0.0
+        else:
+            log_rn = n_steps * math.log(r)
+            rn = math.exp(log_rn) if log_rn < 700 else math.inf  # r > 1: the chain explodes
+        total = step * (1.0 - rn) / (1.0 - r)
+    return x0 * a**n_steps, sigma * total ** (1.0 / alpha)
 
 
 def _positive_vector(name: str, x: Any) -> np.ndarray:
