@@ -22,6 +22,7 @@ _SUBMODULES = (
     "sweep",
     "plotting",
     "widgets",
+    "notebook",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -1,43 +1,68 @@
-"""Write the Colab/Binder notebook beside every chapter: book/<chapter>.md -> book/<chapter>.ipynb.
+"""Write the reader's notebook beside every chapter: book/<chapter>.md -> book/<chapter>.ipynb.
 
     .venv/bin/python scripts/sync_notebooks.py          # (re)write every notebook
     .venv/bin/python scripts/sync_notebooks.py --check  # exit 1 if any is missing or stale
 
-The MyST ``.md`` file is the source; the ``.ipynb`` is generated from it with
-jupytext (no outputs) and gets one extra first cell that installs ``htsgd`` from the
-book's repository when, and only when, it runs on Google Colab. The repository URL
-is read from ``_config.yml`` (``repository.url``), its one home. The notebooks are
-excluded from the Sphinx build; sphinx-book-theme points the launch buttons at them.
+The MyST ``.md`` file is the source. ``notebook_render.render_notebook`` renders it into plain
+Jupyter Markdown (numbered exercises, collapsed solutions, author-year citations, links into the
+HTML book, included code; see that module), without outputs, and this script adds one first cell
+that installs ``htsgd`` on Google Colab, and only there, from the *release* of the repository
+whose tag matches ``htsgd.__version__`` (``v0.1.0``). The repository's location is read from
+``_config.yml`` (``repository.url``), its one home; the HTML book's address is derived from it
+(GitHub Pages) unless ``html.baseurl`` is set there. The notebooks are excluded from the Sphinx
+build; sphinx-book-theme points the launch buttons at them.
+
+Publishing (README, "Publishing the book"): set ``repository.url``, bump the version in
+``pyproject.toml`` and ``htsgd/__init__.py``, run ``make notebooks``, commit, and tag the commit
+``v<version>``: every launch button and install cell then follows.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
-import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_render import html_base_url, render_notebook, repository_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 COLAB_TAG = "colab-install"
 
+__all__ = [
+    "COLAB_TAG",
+    "chapters",
+    "colab_install_cell",
+    "html_base_url",
+    "notebook_text",
+    "release_tag",
+    "render_notebook",
+    "repository_url",
+]
 
-def repository_url() -> str:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return config["repository"]["url"].rstrip("/")
+
+def release_tag() -> str:
+    """The git tag of the release the notebooks install: ``v`` + ``htsgd.__version__``."""
+    text = (ROOT / "htsgd" / "__init__.py").read_text()
+    version = re.search(r'^__version__ = "([^"]+)"', text, flags=re.MULTILINE).group(1)
+    return f"v{version}"
 
 
-def colab_install_cell(url: str) -> nbformat.NotebookNode:
+def colab_install_cell(url: str, tag: str | None = None) -> nbformat.NotebookNode:
+    tag = tag or release_tag()
     source = (
-        "# On Google Colab, install htsgd (and what the chapters need) from the book's repository.\n"
-        "# Elsewhere this cell does nothing: run `make book` or `pip install -e .` in a clone instead.\n"
+        f"# On Google Colab, install htsgd {tag} (and what the chapters need) from the book's repository.\n"
+        "# It keeps the ipywidgets Colab ships (no restart needed). Elsewhere this cell does nothing:\n"
+        '# `pip install "htsgd[notebook] @ git+<repository>"` or `make book` in a clone instead.\n'
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "htsgd[notebook] @ git+{url}"'
+        f'    %pip install --quiet "htsgd[notebook] @ git+{url}@{tag}"'
     )
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = [COLAB_TAG, "remove-cell"]
@@ -50,14 +75,12 @@ def chapters() -> list[Path]:
     return sorted(p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
-def notebook_text(chapter: Path, url: str) -> str:
+def notebook_text(chapter: Path, url: str | None = None) -> str:
     """The exact text of the notebook generated from ``chapter``."""
-    nb = jupytext.read(chapter)
-    nb.cells.insert(0, colab_install_cell(url))
+    nb = render_notebook(chapter)
+    nb.cells.insert(0, colab_install_cell(url or repository_url()))
     for cell in nb.cells:  # stable text: no random cell ids
         cell.pop("id", None)
-    nb.nbformat, nb.nbformat_minor = 4, 4
-    nb.metadata.pop("jupytext", None)
     return jupytext.writes(nb, fmt="ipynb")
 
 
@@ -66,10 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale or missing notebooks")
     args = parser.parse_args(argv)
     url = repository_url()
-    stale = []
+    stale, failed = [], []
     for chapter in chapters():
         target = chapter.with_suffix(".ipynb")
-        text = notebook_text(chapter, url)
+        try:
+            text = notebook_text(chapter, url)
+        except (KeyError, ValueError, OSError) as error:
+            failed.append(chapter)
+            print(f"cannot render {chapter.relative_to(ROOT)}: {error}", file=sys.stderr)
+            continue
         if target.is_file() and target.read_text() == text:
             continue
         stale.append(target)
@@ -80,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
         print(f"stale or missing notebooks: {names}; run `make notebooks`", file=sys.stderr)
         return 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,17 +1,26 @@
-"""The Colab/Binder notebooks beside the chapters are present, in sync, and install htsgd on Colab."""
+"""The reader's notebooks beside the chapters: present, in sync, plain Jupyter Markdown (no MyST
+left), exercises numbered as in the HTML book, solutions collapsed, and htsgd installed on Colab
+from the release matching ``htsgd.__version__``."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 
 import nbformat
 import yaml
 from conftest import BOOK, ROOT
 
+import htsgd
+
 spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync)
+render = importlib.import_module("notebook_render")  # sync_notebooks puts scripts/ on sys.path
+
+# MyST that a plain Jupyter shows raw: directives, roles, label lines.
+RAW_MYST = re.compile(r"^:{3,}\{|^`{3,}\{|\{(cite|glue|ref|numref|eq|prf:ref|doc)[:\w]*\}`|^\([\w.:-]+\)=$", re.M)
 
 
 def test_every_chapter_has_a_notebook_in_sync():
@@ -34,7 +43,9 @@ def test_notebooks_install_htsgd_on_colab_only():
         assert first.cell_type == "code"
         assert sync.COLAB_TAG in first.metadata["tags"]
         assert 'if "google.colab" in sys.modules:' in first.source
-        assert f"git+{url}" in first.source
+        assert f"git+{url}@v{htsgd.__version__}" in first.source
+        install = first.source.splitlines()[-1]
+        assert "%pip install" in install and "--upgrade" not in install and "ipywidgets" not in install
         # The rest of the notebook is the chapter, unchanged.
         assert all(sync.COLAB_TAG not in c.metadata.get("tags", []) for c in nb.cells[1:])
         assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
@@ -61,9 +72,69 @@ def test_repository_url_lives_in_one_place():
     assert holders == ["_config.yml"], holders
 
 
-def test_binder_installs_a_cpu_torch_and_the_package():
+def test_binder_pins_python_and_installs_a_cpu_torch_and_the_package():
+    assert re.fullmatch(r"python-3\.\d+\n?", (ROOT / "binder" / "runtime.txt").read_text())
     requirements = (ROOT / "binder" / "requirements.txt").read_text()
     assert "torch==" in requirements and "+cpu" in requirements
     post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert "pip install" in post_build and "-e ." in post_build
+    assert "pip install" in post_build and ".[notebook]" in post_build
     assert (BOOK / "intro.md").is_file()
+
+
+def test_chapter_numbers_follow_the_toc():
+    numbers = render.chapter_numbers()
+    assert numbers["stable"] == 1
+    assert "intro" not in numbers and "notation" not in numbers
+    assert sorted(numbers.values()) == list(range(1, len(numbers) + 1))
+
+
+def test_notebooks_have_no_raw_myst():
+    for chapter in sync.chapters():
+        nb = render.render_notebook(chapter)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                raw = RAW_MYST.findall(cell.source)
+                assert not raw, f"{chapter.name}: raw MyST {raw} in\n{cell.source[:300]}"
+            else:
+                assert not re.search(r"^\s*(from|import) myst_nb", cell.source, flags=re.M), chapter.name
+
+
+def test_exercises_are_numbered_and_solutions_collapsed():
+    """The metadata contract of ``render_notebook`` (used by the student/instructor kit)."""
+    numbers = render.chapter_numbers()
+    for chapter in sync.chapters():
+        nb = render.render_notebook(chapter)
+        text = chapter.read_text()
+        labels = re.findall(r"^:{3,}\{exercise\}.*\n:label: (\S+)", text, flags=re.M)
+        exercises = [c for c in nb.cells if "exercise" in c.metadata.get("htsgd", {})]
+        assert [c.metadata["htsgd"]["exercise"] for c in exercises] == labels
+        for n, cell in enumerate(exercises, start=1):
+            meta = cell.metadata["htsgd"]
+            assert meta["number"] == f"{numbers[chapter.stem]}.{n}"
+            assert cell.source.startswith(f"### Exercise {meta['number']}")
+            assert set(meta) == {"exercise", "number", "title", "stars", "minutes", "kind"}
+            if meta["stars"]:
+                assert f"{render.STAR_WORDS[meta['stars']]}, about {meta['minutes']} min" in cell.source
+        solutions = [c for c in nb.cells if "solution_of" in c.metadata.get("htsgd", {})]
+        assert {c.metadata["htsgd"]["solution_of"] for c in solutions} == set(labels)
+        for cell in solutions:
+            if cell.cell_type == "code":
+                assert cell.metadata["jupyter"]["source_hidden"] is True
+                assert cell.metadata["cellView"] == "form" and cell.source.startswith("# @title")
+            elif not cell.source.startswith("**Solution to Exercise"):
+                assert cell.source.startswith("<details>")
+
+
+def test_citations_cross_references_and_included_code_are_rendered():
+    nb = render.render_notebook(BOOK / "stable.md")
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "(Samorodnitsky and Taqqu, 1994)" in markdown
+    assert "## Works cited in this notebook" in nb.cells[-1].source
+    assert "Samorodnitsky" in nb.cells[-1].source
+    base = render.html_base_url()
+    assert f"]({base}book/stable.html#equation-stable-eq-s1)" in markdown
+    assert "\\tag{1.1}" in markdown
+    sgd = "\n".join(c.source for c in render.render_notebook(BOOK / "sgd.md").cells)
+    source = (ROOT / "htsgd" / "optim.py").read_text()
+    step = source[source.index("    def step("):].split("\n\n")[0]
+    assert step in sgd  # literalinclude :pyobject: HeavyTailedSGD.step, verbatim

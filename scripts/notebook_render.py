@@ -1,0 +1,660 @@
+"""Render a MyST chapter (book/<chapter>.md) into a reader's Jupyter notebook.
+
+The HTML book is built by Jupyter Book from MyST Markdown; a plain Jupyter, JupyterLab or Colab
+does not understand MyST, so the notebooks beside the chapters are rendered into plain Jupyter
+Markdown here:
+
+- exercises become numbered headings, ``### Exercise 3.2 (two stars, about 15 min): Title``,
+  numbered per chapter with the chapter numbers of ``_toc.yml`` (numbered parts, chapters numbered
+  across parts), as in the HTML book;
+- solutions (between ``solution-start`` and ``solution-end``) are collapsed: code cells are hidden
+  (Jupyter's ``source_hidden``, Colab's form view via a ``# @title`` line) and their prose sits in
+  an HTML ``<details>`` element;
+- ``prf`` blocks and admonitions become titled block quotes;
+- ``{cite:p}``/``{cite:t}`` become author-year text, and the notebook ends with the list of the
+  works it cites (from ``book/references.bib``);
+- ``{ref}``, ``{prf:ref}``, ``{numref}``, ``{eq}`` and ``{doc}`` become links into the HTML book;
+  labelled equations get their number with ``\\tag``;
+- ``literalinclude`` becomes the included code (``:pyobject:``, ``:start-at:``, ... honoured);
+- ``glue``: ``from myst_nb import glue`` becomes ``from htsgd.notebook import glue``, a shim that
+  prints each glued value under the cell that computes it, and every ``{glue:...}`name``` in the
+  prose becomes the name in code font (a note at the top of the notebook explains where its value
+  is printed): the value is known only after the chapter has run.
+
+Contract with the student/instructor kit (``render_notebook``): every exercise's heading cell
+carries ``cell.metadata["htsgd"] = {"exercise": label, "number": "3.2", "title": ..., "stars": 2,
+"minutes": 15, "kind": "derivation"}`` (``None`` where the chapter does not say) and every cell of
+its solution carries ``cell.metadata["htsgd"] = {"solution_of": label}``. The notebook returned by
+``render_notebook`` has no Colab install cell; ``sync_notebooks.py`` adds it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+__all__ = ["render_notebook", "chapter_numbers", "html_base_url", "repository_url"]
+
+STAR_WORDS = {1: "one star", 2: "two stars", 3: "three stars"}
+PRF_TITLES = {
+    "definition": "Definition",
+    "theorem": "Theorem",
+    "proposition": "Proposition",
+    "lemma": "Lemma",
+    "corollary": "Corollary",
+    "proof": "Proof",
+    "example": "Example",
+    "remark": "Remark",
+    "conjecture": "Conjecture",
+    "assumption": "Assumption",
+    "axiom": "Axiom",
+    "criterion": "Criterion",
+    "algorithm": "Algorithm",
+    "observation": "Observation",
+    "property": "Property",
+    "condition": "Condition",
+    "notation": "Notation",
+}
+ADMONITIONS = {
+    "note": "Note",
+    "tip": "Tip",
+    "hint": "Hint",
+    "important": "Important",
+    "warning": "Warning",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
+    "seealso": "See also",
+    "margin": "Note",
+    "sidebar": "Note",
+    "topic": "Topic",
+}
+GLUE_IMPORT = "from myst_nb import glue"
+GLUE_SHIM = "from htsgd.notebook import glue  # the book build uses myst_nb's glue"
+GLUE_NOTE = (
+    "> **Reading this notebook.** It is generated from the chapter of the book "
+    "([HTML version]({url})). Numbers that the book's text quotes from the computations are "
+    "written here as their name in code font, like `{example}`: the cell that computes one prints "
+    "it as `{example} = ...` when you run it."
+)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def _config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def repository_url() -> str:
+    """The repository's public location: ``repository.url`` in ``_config.yml``, its one home."""
+    return _config()["repository"]["url"].rstrip("/")
+
+
+def html_base_url() -> str:
+    """Where the HTML book is published: ``html.baseurl`` in ``_config.yml`` when set, otherwise
+    the GitHub Pages address of the repository (``https://<owner>.github.io/<name>/``)."""
+    config = _config()
+    base = (config.get("html") or {}).get("baseurl")
+    if base:
+        return base.rstrip("/") + "/"
+    match = re.match(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?$", repository_url())
+    if not match:
+        raise ValueError(
+            f"repository.url {repository_url()!r} is not a GitHub address: set html.baseurl in _config.yml"
+        )
+    return f"https://{match.group(1)}.github.io/{match.group(2)}/"
+
+
+@functools.lru_cache(maxsize=1)
+def chapter_numbers() -> dict[str, int]:
+    """Chapter number of each numbered page of ``_toc.yml``, keyed by its stem (``"stable"``).
+
+    Chapters are numbered across parts, skipping parts marked ``numbered: false``; the root page
+    is not numbered (Jupyter Book 1.x with ``options: numbered: true``).
+    """
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    default = (toc.get("options") or {}).get("numbered", False)
+    numbers: dict[str, int] = {}
+    n = 0
+    for part in toc.get("parts", []):
+        if not part.get("numbered", default):
+            continue
+        for chapter in part.get("chapters", []):
+            n += 1
+            numbers[Path(chapter["file"]).stem] = n
+    return numbers
+
+
+# ----------------------------------------------------------------------------- labels across the book
+
+
+@dataclass
+class Target:
+    page: str  # stem of the chapter
+    text: str  # link text
+    anchor: str
+
+
+@dataclass
+class BookIndex:
+    targets: dict[str, Target] = field(default_factory=dict)
+    equations: dict[str, str] = field(default_factory=dict)  # label -> "(1.3)"
+
+
+def _prefix(stem: str) -> str:
+    number = chapter_numbers().get(stem)
+    return f"{number}." if number else ""
+
+
+FENCE = re.compile(r"^(?P<fence>:{3,}|`{3,})\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$")
+LABEL_LINE = re.compile(r"^\((?P<label>[\w.:-]+)\)=\s*$")
+HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.+?)\s*$")
+EQ_LABEL = re.compile(r"^\$\$\s*\((?P<label>[\w.:-]+)\)\s*$")
+
+
+def _book_pages() -> list[Path]:
+    return sorted(BOOK.glob("*.md"))
+
+
+@functools.lru_cache(maxsize=1)
+def book_index() -> BookIndex:
+    """Labels of every page of the book: section labels, prf blocks, exercises, figures, equations."""
+    index = BookIndex()
+    for page in _book_pages():
+        stem = page.stem
+        prefix = _prefix(stem)
+        lines = page.read_text().splitlines()
+        pending = None
+        eq = fig = ex = 0
+        for i, line in enumerate(lines):
+            m = LABEL_LINE.match(line)
+            if m:
+                pending = m.group("label")
+                continue
+            h = HEADING.match(line)
+            if h and pending:
+                index.targets[pending] = Target(stem, _inline_plain(h.group("title")), pending)
+                pending = None
+                continue
+            if line.strip():
+                pending = None
+            m = EQ_LABEL.match(line)
+            if m:
+                eq += 1
+                index.equations[m.group("label")] = f"({prefix}{eq})"
+                index.targets[m.group("label")] = Target(
+                    stem, f"({prefix}{eq})", "equation-" + m.group("label")
+                )
+                continue
+            m = FENCE.match(line)
+            if m:
+                name, arg = m.group("name"), m.group("arg").strip()
+                opts = _options(lines, i + 1)[0]
+                label = opts.get("label") or opts.get("name")
+                if name == "exercise":
+                    ex += 1
+                    if label:
+                        index.targets[label] = Target(stem, f"Exercise {prefix}{ex}", label)
+                elif name.startswith("prf:") and label:
+                    kind = PRF_TITLES.get(name[4:], name[4:].title())
+                    text = f"{kind} ({_inline_plain(arg)})" if arg else kind
+                    index.targets[label] = Target(stem, text, label)
+                elif name in ("figure", "glue:figure") and label:
+                    fig += 1
+                    index.targets[label] = Target(stem, f"Fig. {prefix}{fig}", label)
+                elif name == "code-cell" and lines[i + 1 : i + 2] == ["---"]:
+                    end = lines.index("---", i + 2)
+                    meta = yaml.safe_load("\n".join(lines[i + 2 : end])) or {}
+                    figure = (meta.get("mystnb") or {}).get("figure") or {}
+                    if figure.get("name"):
+                        fig += 1
+                        index.targets[figure["name"]] = Target(stem, f"Fig. {prefix}{fig}", figure["name"])
+    return index
+
+
+def _options(lines: list[str], start: int) -> tuple[dict[str, str], int]:
+    """``:key: value`` option lines of a directive starting at ``lines[start]``."""
+    opts: dict[str, str] = {}
+    i = start
+    while i < len(lines):
+        m = re.match(r"^:([\w-]+):\s*(.*)$", lines[i])
+        if not m:
+            break
+        opts[m.group(1)] = m.group(2).strip()
+        i += 1
+    return opts, i
+
+
+# ----------------------------------------------------------------------------- bibliography
+
+
+@functools.lru_cache(maxsize=1)
+def bibliography() -> dict:
+    from pybtex.database import parse_file
+
+    return parse_file(str(BOOK / "references.bib")).entries
+
+
+def _latex_plain(text: str) -> str:
+    """BibTeX field text as Markdown: braces and text-mode commands go, ``$math$`` stays."""
+    pieces = text.split("$")
+    for i in range(0, len(pieces), 2):  # outside math
+        p = pieces[i].replace("\\&", "&").replace("--", "\u2013")
+        p = re.sub(r"\\[a-zA-Z]+\s*", "", p)
+        pieces[i] = p.replace("{", "").replace("}", "")
+    return "$".join(pieces)
+
+
+def _surname(person) -> str:
+    return _latex_plain(" ".join(person.prelast_names + person.last_names))
+
+
+def _authors(key: str) -> tuple[str, str]:
+    entry = bibliography()[key]
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = [_surname(p) for p in people]
+    if not names:
+        who = _latex_plain(entry.fields.get("organization", entry.fields.get("title", key)))
+    elif len(names) == 1:
+        who = names[0]
+    elif len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return who, entry.fields.get("year", "n.d.")
+
+
+def cite(keys: str, style: str, cited: list[str]) -> str:
+    parts = []
+    for key in (k.strip() for k in keys.split(",")):
+        if key not in bibliography():
+            raise KeyError(f"citation {key!r} is not in book/references.bib")
+        if key not in cited:
+            cited.append(key)
+        who, year = _authors(key)
+        parts.append(f"{who} ({year})" if style == "t" else f"{who}, {year}")
+    return "; ".join(parts) if style == "t" else "(" + "; ".join(parts) + ")"
+
+
+def reference_entry(key: str) -> str:
+    entry = bibliography()[key]
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    names = ", ".join(
+        _latex_plain(" ".join(p.first_names + p.middle_names + p.prelast_names + p.last_names))
+        for p in people
+    )
+    f = entry.fields
+    title = _latex_plain(f.get("title", ""))
+    venue = _latex_plain(
+        f.get("journal") or f.get("booktitle") or f.get("publisher") or f.get("howpublished") or ""
+    )
+    bits = [f"{names} ({f.get('year', 'n.d.')})." if names else f"({f.get('year', 'n.d.')}).", f"*{title}*."]
+    if venue:
+        bits.append(venue + ".")
+    if f.get("note"):
+        bits.append(_latex_plain(f["note"]) + ".")
+    if f.get("url"):
+        bits.append(f"<{f['url']}>")
+    elif f.get("doi"):
+        bits.append(f"<https://doi.org/{f['doi']}>")
+    return "- " + " ".join(bits)
+
+
+# ----------------------------------------------------------------------------- inline roles
+
+ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<content>[^`]*)`")
+
+
+def _inline_plain(text: str) -> str:
+    """Heading/title text without MyST roles (for link texts)."""
+    return ROLE.sub(lambda m: m.group("content").split("<")[0].strip(), text)
+
+
+class Renderer:
+    def __init__(self, chapter: Path):
+        self.chapter = chapter
+        self.stem = chapter.stem
+        self.prefix = _prefix(self.stem)
+        self.base = html_base_url()
+        self.index = book_index()
+        self.cited: list[str] = []
+        self.glued: list[str] = []
+        self.exercise_count = 0
+
+    def link(self, label: str, text: str | None = None) -> str:
+        target = self.index.targets.get(label)
+        if target is None:
+            raise KeyError(f"{self.chapter.name}: no target {label!r} in the book")
+        return f"[{text or target.text}]({self.base}book/{target.page}.html#{target.anchor})"
+
+    def role(self, m: re.Match) -> str:
+        role, content = m.group("role"), m.group("content")
+        explicit = re.match(r"^(?P<text>.*?)\s*<(?P<label>[^>]+)>$", content)
+        text, label = (explicit.group("text"), explicit.group("label")) if explicit else (None, content)
+        if role in ("cite:p", "cite:t", "cite", "cite:ps", "cite:ts"):
+            return cite(content, "t" if role.startswith("cite:t") else "p", self.cited)
+        if role in ("ref", "prf:ref", "numref", "eq", "doc"):
+            if role == "doc":
+                page = Path(label).stem
+                return f"[{text or page}]({self.base}book/{page}.html)"
+            if role == "numref" and text and "{number}" in text:
+                number = self.index.targets[label].text.split()[-1]
+                return self.link(label, text.replace("{number}", number))
+            return self.link(label, text)
+        if role.startswith("glue"):
+            name = content.split(":")[0]
+            if name not in self.glued:
+                self.glued.append(name)
+            return f"`{name}`"
+        if role == "math":
+            return f"${content}$"
+        if role in ("sub", "sup"):
+            return f"<{role}>{content}</{role}>"
+        return text or content  # term, abbr, code, ...
+
+    def inline(self, text: str) -> str:
+        return ROLE.sub(self.role, text)
+
+    # ------------------------------------------------------------------------- literalinclude
+
+    def literalinclude(self, arg: str, opts: dict[str, str]) -> str:
+        path = (self.chapter.parent / arg).resolve()
+        source = path.read_text()
+        lines = source.splitlines()
+        if "pyobject" in opts:
+            lines = _pyobject(source, opts["pyobject"], path)
+        if "lines" in opts:
+            chosen: list[str] = []
+            for piece in opts["lines"].split(","):
+                a, _, b = piece.strip().partition("-")
+                chosen += lines[int(a) - 1 : int(b or a)] if a else lines[: int(b)]
+            lines = chosen
+        for key, keep_marker, from_start in (
+            ("start-at", True, True),
+            ("start-after", False, True),
+            ("end-at", True, False),
+            ("end-before", False, False),
+        ):
+            if key not in opts:
+                continue
+            hits = [i for i, line in enumerate(lines) if opts[key] in line]
+            if not hits:
+                raise ValueError(f"{self.chapter.name}: literalinclude {arg} :{key}: {opts[key]!r} not found")
+            i = hits[0]
+            if from_start:
+                lines = lines[i if keep_marker else i + 1 :]
+            else:
+                lines = lines[: i + 1 if keep_marker else i]
+        if "dedent" in opts:
+            n = int(opts["dedent"] or 0) or min(
+                (len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0
+            )
+            lines = [x[n:] for x in lines]
+        language = opts.get("language") or {".py": "python", ".toml": "toml"}.get(path.suffix, "")
+        shown = str(Path(arg).as_posix()).lstrip("./")
+        what = f" (`{opts['pyobject']}`)" if "pyobject" in opts else ""
+        caption = opts.get("caption") or f"From `{shown}`{what}:"
+        return f"{caption}\n\n```{language}\n" + "\n".join(lines) + "\n```"
+
+    # ------------------------------------------------------------------------- blocks
+
+    def blocks(self, text: str) -> list[tuple[str, str, dict]]:
+        """Split one markdown cell into pieces: ("md", text, {}), ("exercise", text, meta),
+        ("solution-start", "", {"label"}), ("solution-end", "", {})."""
+        lines = text.splitlines()
+        out: list[tuple[str, str, dict]] = []
+        buf: list[str] = []
+
+        def flush() -> None:
+            md = "\n".join(buf).strip("\n")
+            if md.strip():
+                out.append(("md", md, {}))
+            buf.clear()
+
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if LABEL_LINE.match(line):
+                i += 1
+                continue
+            m = FENCE.match(line)
+            if not m:
+                eq = EQ_LABEL.match(line)
+                if eq:
+                    buf.append(f"\\tag{{{self.index.equations[eq.group('label')].strip('()')}}}")
+                    buf.append("$$")
+                else:
+                    buf.append(self.inline(line))
+                i += 1
+                continue
+            fence, name, arg = m.group("fence"), m.group("name"), m.group("arg").strip()
+            opts, j = _options(lines, i + 1)
+            if fence.startswith("`") and j < len(lines) and lines[j] == "---":  # yaml options
+                end_yaml = lines.index("---", j + 1)
+                opts.update({k: str(v) for k, v in (yaml.safe_load("\n".join(lines[j + 1 : end_yaml])) or {}).items()})
+                j = end_yaml + 1
+            k = j
+            depth = 0
+            while k < len(lines):
+                inner = FENCE.match(lines[k])
+                if inner and inner.group("fence") == fence:
+                    depth += 1
+                elif lines[k].strip() == fence:
+                    if depth == 0:
+                        break
+                    depth -= 1
+                k += 1
+            body = "\n".join(lines[j:k]).strip("\n")
+            i = k + 1
+            if name == "solution-start":
+                flush()
+                out.append(("solution-start", "", {"label": arg}))
+                if body.strip():
+                    out.extend(self.blocks(body))
+                continue
+            if name == "solution-end":
+                flush()
+                out.append(("solution-end", "", {}))
+                continue
+            if name == "exercise":
+                flush()
+                out.append(self.exercise(arg, opts, body))
+                continue
+            buf.extend(self.directive(name, arg, opts, body).splitlines())
+        flush()
+        return out
+
+    def exercise(self, arg: str, opts: dict[str, str], body: str) -> tuple[str, str, dict]:
+        self.exercise_count += 1
+        number = f"{self.prefix}{self.exercise_count}"
+        classes = opts.get("class", "").split()
+        kind = next((c for c in classes if c in ("derivation", "computation")), None)
+        stars = next((int(c[6:]) for c in classes if re.fullmatch(r"stars-[1-3]", c)), None)
+        minutes = next((int(c[8:]) for c in classes if re.fullmatch(r"minutes-\d+", c)), None)
+        title = _inline_plain(arg) if arg else None
+        details = []
+        if kind:
+            details.append(kind)
+        if stars:
+            details.append(STAR_WORDS[stars])
+        if minutes:
+            details.append(f"about {minutes} min")
+        heading = f"### Exercise {number}"
+        if details:
+            heading += f" ({', '.join(details)})"
+        if title:
+            heading += f": {title}"
+        text = heading + "\n\n" + self.render_body(body)
+        meta = {
+            "exercise": opts.get("label"),
+            "number": number,
+            "title": title,
+            "stars": stars,
+            "minutes": minutes,
+            "kind": kind,
+        }
+        return ("exercise", text, meta)
+
+    def render_body(self, body: str) -> str:
+        pieces = self.blocks(body)
+        if any(kind != "md" for kind, _, _ in pieces):
+            raise ValueError(f"{self.chapter.name}: exercise or solution nested in a directive")
+        return "\n\n".join(text for _, text, _ in pieces)
+
+    def directive(self, name: str, arg: str, opts: dict[str, str], body: str) -> str:
+        if name == "literalinclude":
+            return self.literalinclude(arg, opts)
+        if name in ("code", "code-block", "sourcecode"):
+            return f"```{arg}\n{body}\n```"
+        if name == "math":
+            label = opts.get("label")
+            tag = f"\n\\tag{{{self.index.equations[label].strip('()')}}}" if label in self.index.equations else ""
+            return f"$$\n{body}{tag}\n$$"
+        if name == "bibliography":
+            return "See the list of works cited at the end of this notebook."
+        if name in ("figure", "image"):
+            caption = self.render_body(body) if name == "figure" else ""
+            alt = opts.get("alt", "")
+            return f"![{alt}]({arg})" + (f"\n\n*{caption}*" if caption else "")
+        if name.startswith("prf:"):
+            kind = name[4:]
+            title = PRF_TITLES.get(kind, kind.title())
+            heading = f"**{title}** ({self.inline(arg)})" if arg else f"**{title}**"
+            return _quote(heading + "\n\n" + self.render_body(body))
+        if name == "admonition":
+            return _quote(f"**{self.inline(arg)}**\n\n" + self.render_body(body))
+        if name in ADMONITIONS:
+            return _quote(f"**{ADMONITIONS[name]}**\n\n" + self.render_body(body))
+        if name.startswith("glue"):
+            glued = arg.split(":")[0]
+            if glued not in self.glued:
+                self.glued.append(glued)
+            return f"(`{glued}`, printed by the cell that computes it)"
+        if name in ("nb-exec-table", "tableofcontents", "toctree"):
+            return f"(The HTML book shows a generated table here: {self.base}book/{self.stem}.html)"
+        # Anything else: keep its content.
+        return self.render_body(body)
+
+
+def _quote(text: str) -> str:
+    return "\n".join(("> " + line) if line.strip() else ">" for line in text.splitlines())
+
+
+def _pyobject(source: str, name: str, path: Path) -> list[str]:
+    """Lines of the function/class/method ``name`` (``Class.method``) as Sphinx shows them."""
+    lines = source.splitlines()
+    body = ast.parse(source).body
+    node = None
+    for part in name.split("."):
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and n.name == part
+            ),
+            None,
+        )
+        if node is None:
+            raise ValueError(f"literalinclude: {name} not found in {path}")
+        body = node.body
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return lines[start - 1 : node.end_lineno]
+
+
+# ----------------------------------------------------------------------------- the notebook
+
+
+SOLUTION_TITLE = "# @title Solution to Exercise {number} (hidden: show the code to read it)"
+
+
+def render_notebook(chapter: Path) -> nbformat.NotebookNode:
+    """The reader's notebook of ``chapter`` (a ``book/*.md`` MyST notebook), without outputs and
+    without the Colab install cell. See the module docstring for what is rendered and the
+    metadata contract of exercise and solution cells."""
+    chapter = Path(chapter)
+    source = jupytext.read(chapter)
+    r = Renderer(chapter)
+    cells: list[nbformat.NotebookNode] = []
+    solution: dict | None = None  # {"label", "number"} while inside a solution
+    numbers: dict[str, str] = {}
+
+    def add(cell: nbformat.NotebookNode) -> None:
+        cell.pop("id", None)
+        if solution is not None:
+            cell.metadata["htsgd"] = {"solution_of": solution["label"]}
+        cells.append(cell)
+
+    for cell in source.cells:
+        if cell.cell_type == "code":
+            code = nbformat.v4.new_code_cell(cell.source.replace(GLUE_IMPORT, GLUE_SHIM))
+            code.metadata.update(cell.metadata)
+            if solution is not None:
+                code.source = SOLUTION_TITLE.format(number=solution["number"]) + "\n" + code.source
+                code.metadata.setdefault("jupyter", {})["source_hidden"] = True
+                code.metadata["cellView"] = "form"
+            add(code)
+            continue
+        if cell.cell_type != "markdown":
+            add(cell)
+            continue
+        for kind, text, meta in r.blocks(cell.source):
+            if kind == "exercise":
+                md = nbformat.v4.new_markdown_cell(text)
+                md.pop("id", None)
+                md.metadata["htsgd"] = meta
+                numbers[meta["exercise"]] = meta["number"]
+                cells.append(md)
+            elif kind == "solution-start":
+                label = meta["label"]
+                solution = {"label": label, "number": numbers.get(label, "?")}
+                add(nbformat.v4.new_markdown_cell(f"**Solution to Exercise {solution['number']}**"))
+            elif kind == "solution-end":
+                solution = None
+            elif solution is not None:
+                add(
+                    nbformat.v4.new_markdown_cell(
+                        "<details>\n<summary>Show the solution's text</summary>\n\n" + text + "\n\n</details>"
+                    )
+                )
+            else:
+                add(nbformat.v4.new_markdown_cell(text))
+    if solution is not None:
+        raise ValueError(f"{chapter.name}: solution of {solution['label']} has no solution-end")
+
+    if r.glued:
+        note = nbformat.v4.new_markdown_cell(
+            GLUE_NOTE.format(url=f"{r.base}book/{r.stem}.html", example=r.glued[0])
+        )
+        note.pop("id", None)
+        first_heading = next(
+            (i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0
+        )
+        cells.insert(first_heading + 1, note)
+    if r.cited:
+        refs = "## Works cited in this notebook\n\n" + "\n".join(
+            reference_entry(k) for k in sorted(r.cited, key=lambda k: _authors(k))
+        )
+        ref_cell = nbformat.v4.new_markdown_cell(refs)
+        ref_cell.pop("id", None)
+        cells.append(ref_cell)
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = dict(source.metadata)
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.cells = cells
+    nb.nbformat, nb.nbformat_minor = 4, 4
+    return nb
