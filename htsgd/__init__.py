@@ -19,10 +19,12 @@ _SUBMODULES = (
     "data",
     "train",
     "compress",
+    "meanfield",
     "sweep",
     "plotting",
     "widgets",
     "notebook",
+    "exercises",
 )
 
 __all__ = ["__version__", *_SUBMODULES]

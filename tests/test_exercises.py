@@ -1,0 +1,151 @@
+"""Exercises: the book's convention, the self-check references, and check()'s behaviour.
+
+References are checked against independent closed forms (scipy's stable law, the exact
+formulas the exercises derive); every exercise whose text asks for an ``answer`` must have
+a reference, and every chapter with exercises must follow the convention of the
+developers' guide (labels ``ex-<chapter>-<n>`` numbered in order, exactly three classes,
+at least five exercises of which at least two derivations).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import BOOK
+
+import htsgd as hs
+from htsgd import exercises as ex
+
+
+def _chapters_with_exercises():
+    return sorted(p for p in BOOK.glob("*.md") if ":::{exercise}" in p.read_text())
+
+
+@pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
+def test_chapter_follows_the_exercise_convention(path):
+    found = ex.find_exercises(path.read_text())  # raises on a bad :class:
+    assert len(found) == path.read_text().count(":::{exercise}")
+    assert [e.label for e in found] == [f"ex-{path.stem}-{i}" for i in range(1, len(found) + 1)]
+    assert all(e.title and e.title[0].isupper() for e in found), "every exercise needs a title"
+    assert len(found) >= 5, f"{path.name} has {len(found)} exercises; the guide asks for at least 5"
+    assert sum(e.kind == "derivation" for e in found) >= 2, f"{path.name} needs at least two derivations"
+    assert all(e.solution for e in found), "every exercise has a gated solution"
+
+
+@pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
+def test_exercises_that_ask_for_an_answer_have_a_reference(path):
+    for e in ex.find_exercises(path.read_text()):
+        if "`answer`" in e.text:
+            assert e.label in ex.REFERENCES, f"{e.label} asks for `answer` but htsgd.exercises has no reference"
+            assert re.search(r"^answer = ", e.solution, re.M), f"{e.label}'s solution never sets `answer`"
+
+
+def test_every_reference_belongs_to_an_exercise_of_the_book():
+    labels = {m for p in _chapters_with_exercises() for m in re.findall(r"^:label: (ex-\S+)", p.read_text(), re.M)}
+    assert set(ex.labels()) <= labels
+
+
+# Independent values: closed forms derived in the exercises' solutions, scipy's stable law.
+def _scipy_sf(x: float, alpha: float) -> float:
+    from scipy.stats import levy_stable
+
+    return float(levy_stable.sf(x, alpha, 0.0))
+
+
+INDEPENDENT = {
+    "ex-stable-1": lambda: 2.0,
+    "ex-stable-2": lambda: 2 ** (1 / 1.2),
+    "ex-stable-3": lambda: 1 / 3,
+    "ex-stable-4": lambda: (2 * _scipy_sf(5.0, 1.5)) ** 2,
+    "ex-stable-6": lambda: 2 / math.pi,
+    "ex-sgd-1": lambda: 0.5 * 0.2 ** (1 / 1.3),
+    "ex-sgd-2": lambda: 0.003 * math.sqrt(0.01),
+    "ex-sgd-4": lambda: -1 / 6,
+    "ex-sgd-5": lambda: 2 * _scipy_sf(1 / (math.sqrt(40) * 0.03 * 0.3 ** (1 / 1.5)), 1.5),
+    "ex-compressibility-1": lambda: 0.9**1.5,
+    "ex-compressibility-4": lambda: 0.5 - 1 / 1.2,
+}
+
+
+@pytest.mark.parametrize("label", sorted(INDEPENDENT))
+def test_reference_matches_an_independent_value(label):
+    """Exact references at 1e-6 relative; scipy's stable sf (ex-stable-4, ex-sgd-5) is accurate to ~1e-7 far
+    from the mode, so 1e-5 leaves room."""
+    assert ex.reference(label) == pytest.approx(INDEPENDENT[label](), rel=1e-5, abs=1e-12)
+
+
+def test_student3_limit_against_simulation():
+    """The nu = 3 limit against 10^6 Student-t entries: the finite-n bias at this size is below 0.01 (the
+    chapter's medians approach the limit from above at about 0.01 per decade near 10^5), hence 0.015."""
+    x = np.random.default_rng(0).standard_t(3, 1_000_000)
+    assert float(hs.compress.best_k_error(x, 100_000)) == pytest.approx(ex.reference("ex-compressibility-2"), abs=0.015)
+
+
+def test_gaussian_mce_root_is_a_root():
+    kappa = 1 - ex.reference("ex-compressibility-5")
+    assert hs.compress.gaussian_limit(kappa) == pytest.approx(math.sqrt(0.1), abs=1e-9)
+
+
+def test_mce_reference_counts_neurons():
+    r = ex.reference("ex-compressibility-3")
+    assert 0 < r < 1 and abs(r * 2000 - round(r * 2000)) < 1e-9
+
+
+def test_vgg_reference_counts_noised_parameters():
+    r = ex.reference("ex-sgd-3")
+    assert 0.99 < r < 1.0  # every conv but the first (1.7k weights of 37M) and the classifier get noise
+
+
+@pytest.mark.parametrize("label", ex.labels())
+def test_check_accepts_the_reference_and_rejects_far_answers(label, capsys):
+    ref = ex.reference(label)
+    spec = ex.REFERENCES[label]
+    allowed = spec.atol + spec.rtol * abs(ref)
+    assert ex.check(label, ref)
+    assert "correct" in capsys.readouterr().out
+    assert not ex.check(label, ref + 3 * allowed + 1e-9)
+    out = capsys.readouterr().out
+    assert f"Hint: {spec.hint}" in out and "reference" not in out, "a failed check gives a hint, not the answer"
+
+
+def test_check_takes_numpy_and_torch_scalars():
+    assert ex.check("ex-stable-6", np.float64(2 / math.pi), verbose=False)
+    assert ex.check("ex-stable-6", torch.tensor([2 / math.pi]), verbose=False)
+    assert ex.check("ex-stable-6", np.array(2 / math.pi), verbose=False)
+
+
+def test_check_errors_name_the_problem():
+    with pytest.raises(TypeError, match="placeholder"):
+        ex.check("ex-stable-1", ...)
+    with pytest.raises(ValueError, match="ex-stable-1"):
+        ex.check("ex-nowhere-1", 1.0)
+    with pytest.raises(TypeError, match="real number"):
+        ex.check("ex-stable-1", "2")
+    with pytest.raises(TypeError, match="one number"):
+        ex.check("ex-stable-1", np.ones(3))
+    with pytest.raises(ValueError, match="finite"):
+        ex.check("ex-stable-1", float("nan"))
+
+
+def test_exercise_classes_rejects_broken_conventions():
+    assert ex.exercise_classes(["computation", "minutes-5", "stars-3"]) == {
+        "kind": "computation", "stars": 3, "minutes": 5}
+    for bad in ["derivation stars-2", "derivation stars-4 minutes-5", "proof stars-1 minutes-5",
+                "derivation stars-1 minutes-5 dropdown", "derivation stars-1 minutes-0"]:
+        with pytest.raises(ValueError):
+            ex.exercise_classes(bad)
+
+
+def test_find_exercises_reads_title_classes_and_solution():
+    text = (":::{exercise} A title\n:label: ex-x-1\n:class: derivation stars-2 minutes-15\nBody $x$.\n:::\n\n"
+            ":::{solution-start} ex-x-1\n:class: dropdown\n:::\nThe solution.\n:::{solution-end}\n:::\n")
+    (e,) = ex.find_exercises(text)
+    assert (e.label, e.title, e.kind, e.stars, e.minutes) == ("ex-x-1", "A title", "derivation", 2, 15)
+    assert e.text == "Body $x$." and e.solution == "The solution."
+    assert e.badge == "Derivation · ★★☆ (two stars) · about 15 min"
+    with pytest.raises(ValueError, match="ex-x-1"):
+        ex.find_exercises(text.replace("stars-2 ", ""))
