@@ -2,17 +2,21 @@
 
 Introduced in the chapter *Compressibility experiments* (``book/experiments.md``).
 
-    python -m htsgd sweep CONFIG [--results DIR] [--cache DIR] [--executor local|serial|dask]
+    python -m htsgd sweep CONFIG|--list [--results DIR] [--cache DIR] [--executor local|serial|dask]
                                  [--scheduler ADDRESS] [--workers N] [--recompute] [--dry-run]
                                  [--no-progress]
     python -m htsgd info
 
-``sweep`` runs every cell of a TOML sweep (``configs/*.toml``) that is not cached,
-then writes ``DIR/results.csv`` (default ``results/<sweep name>``), one row per
-cell. Interrupt it at any moment and run it again: finished cells are not redone.
+``sweep`` runs every cell of a sweep that is not cached, then writes
+``DIR/results.csv`` (default ``results/<sweep name>``), one row per cell. CONFIG is
+a TOML file or the name of a sweep that ships with the package
+(``book-teacher-student``, ``paper-mnist``, ...: ``python -m htsgd sweep --list``).
+Interrupt it at any moment and run it again: finished cells are not redone.
 ``info`` prints the versions and the device.
 
-Exit status: 0 on success, 1 when a cell fails, 2 for a bad config or argument.
+Exit status: 0 on success, 1 when a cell fails, 2 for a bad config or argument
+(including a cache or results folder that cannot be written and a Dask scheduler
+that cannot be reached), always with one line on standard error.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+from .sweep.config import EXECUTORS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every cell of CONFIG that is not cached yet; write DIR/results.csv.",
     )
     sweep.add_argument(
-        "config", type=Path, help="a TOML sweep, e.g. configs/book-teacher-student.toml"
+        "config",
+        nargs="?",
+        help="a TOML file, or the name of a packaged sweep, e.g. book-teacher-student",
     )
+    sweep.add_argument("--list", action="store_true", help="list the packaged sweeps and exit")
     sweep.add_argument(
         "--results",
         type=Path,
@@ -49,14 +58,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="cell cache (default: $HTSGD_CACHE_DIR or ~/.cache/htsgd/sweeps)",
     )
-    sweep.add_argument("--executor", choices=["local", "serial", "dask"], default="local")
+    sweep.add_argument("--executor", choices=list(EXECUTORS), default="local")
     sweep.add_argument(
         "--scheduler",
         default=None,
         help="address of a running Dask scheduler (with --executor dask)",
     )
     sweep.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: one per core)"
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: one per CPU this process may use)",
     )
     sweep.add_argument(
         "--recompute", action="store_true", help="ignore cached cells and run them again"
@@ -91,29 +103,49 @@ def _info() -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import ConfigError, _read_record, cell_hash, cell_path, load_config, run_sweep
+def _fail(message: object) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import (
+        Cache,
+        CacheError,
+        ConfigError,
+        cell_hash,
+        config_names,
+        load_config,
+        run_sweep,
+    )
+    from .sweep.executors import check_scheduler
+
+    if args.list:
+        print("\n".join(config_names()))
+        return 0
+    if args.config is None:
+        return _fail("give a CONFIG (a TOML file or a packaged sweep's name) or --list")
     if args.scheduler and args.executor != "dask":
-        print("error: --scheduler needs --executor dask", file=sys.stderr)
-        return 2
+        return _fail("--scheduler needs --executor dask")
+    if args.scheduler:
+        try:
+            check_scheduler(args.scheduler)
+        except ValueError as err:
+            return _fail(err)
     if args.workers is not None and args.workers < 1:
-        print(f"error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
-        return 2
+        return _fail(f"--workers must be at least 1, got {args.workers}")
     try:
         config = load_config(args.config)
-    except FileNotFoundError:
-        print(f"error: no such config file: {args.config}", file=sys.stderr)
-        return 2
+    except FileNotFoundError as err:
+        return _fail(err)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _fail(err)
+    cache = Cache(args.cache)
     cells = config.cells()
     if args.dry_run:
         for cell in cells:
             digest = cell_hash(cell, config.runner)
-            cached = _read_record(cell_path(digest, args.cache), digest) is not None
-            print(f"{digest[:12]}  {'cached ' if cached else 'pending'}  {cell.label()}")
+            print(f"{digest[:12]}  {'cached ' if digest in cache else 'pending'}  {cell.label()}")
         extra = (
             f" (+ matched-steps controls for alpha in {list(config.matched_steps)})"
             if config.matched_steps
@@ -127,7 +159,7 @@ def _sweep(args: argparse.Namespace) -> int:
         frame = run_sweep(
             config,
             results=results,
-            cache=args.cache,
+            cache=cache,
             executor=args.executor,
             workers=args.workers,
             scheduler=args.scheduler,
@@ -137,6 +169,8 @@ def _sweep(args: argparse.Namespace) -> int:
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except (CacheError, ConnectionError, OSError, ValueError) as err:
+        return _fail(err)
     print(
         f"{config.name}: {len(frame)} cells in {time.perf_counter() - start:.1f} s -> {results / 'results.csv'}"
     )

@@ -191,7 +191,7 @@ def test_bad_configs_are_rejected_naming_the_key(tmp_path, edit, words):
 
 
 def test_repository_configs_load():
-    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.toml"))
+    configs = sorted((Path(__file__).resolve().parents[1] / "htsgd" / "configs").glob("*.toml"))
     assert any(p.name.startswith("book-") for p in configs)
     assert any(p.name.startswith("paper-") for p in configs)
     for path in configs:
