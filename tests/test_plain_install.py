@@ -1,0 +1,156 @@
+"""Every chapter's notebook runs from a plain install, as on Colab, Binder or a reader's laptop.
+
+A fresh virtual environment gets only ``pip install "<package>[notebook]"`` (not editable, from a
+copy of what a ``git+<repository>`` install receives: ``htsgd/``, ``pyproject.toml``, the README
+and the licence), then the generated notebooks (``book/*.ipynb``) are copied to a temporary folder
+outside the repository and executed there top to bottom with nbclient, in a kernel of that
+environment, with the sweep cache (``HTSGD_CACHE_DIR``) in the temporary folder too. Nothing of
+the clone is importable there: the test checks that ``htsgd`` came from the new environment.
+
+Binder allows a notebook 2 GB of memory: the kernel's peak resident memory plus the largest peak
+of the processes it started (sweep workers) must stay below that. The sum is a bound that is
+conservative for one worker at a time and may undercount several running at once; the chapters
+size their workers from the CPUs they may use, and Binder gives one or two.
+
+Two choices keep the test on this machine's disks rather than downloading gigabytes: the torch of
+the new environment is pinned (``-c``) to the release already installed here (CPU build), as Colab
+and Binder bring their own torch; and ipykernel is held below 7, as in ``requirements.txt``
+(ipykernel 7 sometimes hangs under nbclient). Each chapter's cold time and peak memory are
+printed (``pytest -s``) and written to ``$HTSGD_BENCH_DIR/plain_install.json`` when that is set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from conftest import BOOK, ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.book]
+
+LIMIT_MB = 2048  # Binder's memory limit
+CELL_TIMEOUT_S = 900
+KERNEL = "htsgd-plain-install"
+
+spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+sync = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sync)
+
+PROBE = """\
+import json, resource, htsgd
+usage = {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+         "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+print("HTSGD-PROBE " + json.dumps({"htsgd": htsgd.__file__, "self_mb": usage["self"] / 1024,
+                                   "children_mb": usage["children"] / 1024}))
+"""
+
+
+def _pip_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory):
+    """A fresh environment with htsgd[notebook] and a Jupyter kernel spec pointing at it."""
+    work = tmp_path_factory.mktemp("plain-install")
+    assert not work.resolve().is_relative_to(ROOT.resolve())
+    source = work / "src"  # what `pip install git+<repository>` sees of the package
+    shutil.copytree(ROOT / "htsgd", source / "htsgd", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    constraints = work / "constraints.txt"
+    constraints.write_text(f"torch=={torch.__version__}\nipykernel<7\n")
+    env_dir = work / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    start = time.perf_counter()
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), f"{source}[notebook]"],
+        check=True,
+        env=_pip_env(),
+        cwd=work,
+    )
+    install_s = time.perf_counter() - start
+    kernels = work / "jupyter" / "kernels" / KERNEL
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "htsgd plain install",
+                "language": "python",
+                "env": {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": ""},
+            }
+        )
+    )
+    return {"work": work, "python": python, "install_s": install_s}
+
+
+def _run(notebook: Path, workdir: Path) -> tuple[float, dict]:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    line = next(x for x in text.splitlines() if x.startswith("HTSGD-PROBE "))
+    return seconds, json.loads(line.removeprefix("HTSGD-PROBE "))
+
+
+def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
+    work = plain["work"]
+    monkeypatch.setenv("JUPYTER_PATH", str(work / "jupyter"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    notebooks = work / "notebooks"
+    notebooks.mkdir()
+    chapters = sync.chapters()
+    assert chapters
+    for chapter in chapters:
+        shutil.copy2(chapter.with_suffix(".ipynb"), notebooks / f"{chapter.stem}.ipynb")
+    results = {"install_s": round(plain["install_s"], 1), "chapters": {}}
+    failures = []
+    for chapter in chapters:
+        notebook = notebooks / f"{chapter.stem}.ipynb"
+        try:
+            seconds, probe = _run(notebook, notebooks)
+        except Exception as error:  # report every chapter, then fail
+            failures.append(f"{chapter.stem}: {type(error).__name__}: {str(error)[-1500:]}")
+            continue
+        peak = probe["self_mb"] + probe["children_mb"]
+        results["chapters"][chapter.stem] = {
+            "seconds": round(seconds, 1),
+            "kernel_peak_mb": round(probe["self_mb"]),
+            "children_peak_mb": round(probe["children_mb"]),
+        }
+        print(f"plain install: {chapter.stem}: {seconds:.0f} s cold, peak {peak:.0f} MB", file=sys.stderr)
+        if not Path(probe["htsgd"]).resolve().is_relative_to(Path(plain["python"]).parents[1].resolve()):
+            failures.append(f"{chapter.stem}: htsgd was imported from {probe['htsgd']}, not the plain install")
+        if peak >= LIMIT_MB:
+            failures.append(f"{chapter.stem}: peak memory {peak:.0f} MB, Binder allows {LIMIT_MB} MB")
+    bench = os.environ.get("HTSGD_BENCH_DIR")
+    if bench:
+        Path(bench).mkdir(parents=True, exist_ok=True)
+        (Path(bench) / "plain_install.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"plain install: {json.dumps(results)}", file=sys.stderr)
+    assert not failures, "\n".join(failures)
+    assert {p.stem for p in BOOK.glob("*.ipynb")} == set(results["chapters"])
