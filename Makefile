@@ -12,10 +12,10 @@ OFFLINE := book/_static/offline/.complete
 BOOK_EXECUTE ?= cache
 export PYTHONHASHSEED := 0
 
-.PHONY: book test bench lint notebooks vendor clean help
+.PHONY: book test bench lint notebooks vendor clean help student book-student
 
 help:
-	@echo "make book | make test | make bench | make notebooks | make lint | make clean"
+	@echo "make book | make test | make bench | make notebooks | make student | make book-student | make lint | make clean"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ bench: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) scripts/sync_notebooks.py
+
+# Instructor kit: _build/instructor/ (nbgrader source format) and _build/student/ notebooks,
+# and the HTML book without solutions in _build/student-html/.
+student: $(STAMP)
+	$(PY) scripts/make_student.py
+
+book-student: $(STAMP) $(OFFLINE)
+	$(PY) scripts/make_student.py --html --execute $(BOOK_EXECUTE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check htsgd tests benchmarks

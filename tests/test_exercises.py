@@ -149,3 +149,107 @@ def test_find_exercises_reads_title_classes_and_solution():
     assert e.badge == "Derivation · ★★☆ (two stars) · about 15 min"
     with pytest.raises(ValueError, match="ex-x-1"):
         ex.find_exercises(text.replace("stars-2 ", ""))
+
+
+# --- student and instructor notebooks (scripts/make_student.py) ---------------------------
+
+def _make_student():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("make_student", ROOT / "scripts" / "make_student.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kit")
+    module = _make_student()
+    module.write_kit([BOOK / "stable.md"], out)
+    import nbformat
+
+    return {k: nbformat.read(out / k / "stable.ipynb", as_version=4) for k in ("instructor", "student")}
+
+
+def test_instructor_notebook_is_in_nbgrader_source_format(kit):
+    nb = kit["instructor"]
+    grading = [c.metadata.get("nbgrader") for c in nb.cells]
+    assert all(g and g["schema_version"] == 3 for g in grading), "every cell carries nbgrader metadata"
+    ids = [g["grade_id"] for g in grading]
+    assert len(ids) == len(set(ids)), "grade ids are unique"
+    labels = [e.label for e in ex.find_exercises((BOOK / "stable.md").read_text())]
+    for label in labels:
+        by_id = {g["grade_id"]: (c, g) for c, g in zip(nb.cells, grading, strict=True)}
+        question, q = by_id[f"{label}-question"]
+        assert q["locked"] and not q["solution"] and not q["grade"]
+        code, g = by_id[f"{label}-code"]
+        assert g["solution"] and not g["locked"] and "### BEGIN SOLUTION" in code.source and "answer = ..." in code.source
+        check_cell, g = by_id[f"{label}-check"]
+        assert g["grade"] and g["locked"] and g["points"] >= 1 and f'check("{label}", answer)' in check_cell.source
+    others = [g for g in grading if not g["grade_id"].startswith("ex-")]
+    assert others and all(g["locked"] and not g["solution"] and not g["grade"] for g in others)
+
+
+def test_student_notebook_has_scaffolds_and_no_solutions(kit):
+    student, instructor = kit["student"], kit["instructor"]
+    assert len(student.cells) == len(instructor.cells)
+    text = "\n".join(c.source for c in student.cells)
+    assert "### BEGIN SOLUTION" not in text and "answer = 2 ** (1 / 1.2)" not in text
+    assert "answer = 2 ** (1 / 1.2)" in "\n".join(c.source for c in instructor.cells)
+    assert text.count("raise NotImplementedError(") == 6 and text.count("answer = ...") == 6
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    for c in student.cells:
+        g = c.metadata["nbgrader"]
+        if g["locked"]:
+            assert c.metadata["editable"] is False and c.metadata["deletable"] is False
+
+
+@pytest.mark.slow
+def test_nbgrader_generates_and_autogrades_chapter_1(kit, tmp_path):
+    """The instructor notebook, as written, goes through nbgrader: generate_assignment releases a notebook
+    equal to our student version up to the stub's wording; autograde gives full marks to the solutions and
+    no autograded marks to an untouched student copy."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    pytest.importorskip("nbgrader")
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    (tmp_path / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "htsgd"\nc.Execute.timeout = 900\n')
+    (tmp_path / "source" / "ch1").mkdir(parents=True)
+    nbformat.write(kit["instructor"], tmp_path / "source" / "ch1" / "stable.ipynb")
+    run = lambda *args: subprocess.run([os.path.join(bindir, "nbgrader"), *args], cwd=tmp_path, env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=1800)
+    r = run("generate_assignment", "ch1", "--force")
+    assert r.returncode == 0, r.stderr[-3000:]
+    released = nbformat.read(tmp_path / "release" / "ch1" / "stable.ipynb", as_version=4)
+    ours = kit["student"]
+    assert len(released.cells) == len(ours.cells)
+    for a, b in zip(released.cells, ours.cells, strict=True):
+        if a.source != b.source:
+            assert "raise NotImplementedError" in a.source and "raise NotImplementedError" in b.source
+            assert a.source.split("# YOUR CODE HERE")[0] == b.source.split("# YOUR CODE HERE")[0]
+    for student, nb in (("alice", tmp_path / "source" / "ch1" / "stable.ipynb"),
+                        ("bob", tmp_path / "release" / "ch1" / "stable.ipynb")):
+        (tmp_path / "submitted" / student / "ch1").mkdir(parents=True)
+        shutil.copy(nb, tmp_path / "submitted" / student / "ch1" / "stable.ipynb")
+    r = run("autograde", "ch1", "--create", "--force")
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run("export", "--to", str(tmp_path / "grades.csv"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    import csv
+
+    rows = {row["student_id"]: row for row in csv.DictReader((tmp_path / "grades.csv").open())}
+    auto_points = sum(ex.REFERENCES[e.label] and e.stars for e in ex.find_exercises((BOOK / "stable.md").read_text()))
+    # The prose answers are graded by hand (1 point each): autograde leaves them at 0 for everyone.
+    assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
+    assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)

@@ -1,0 +1,264 @@
+"""Exercises an instructor can assign: difficulty and time on every exercise, an index page, solutions off.
+
+A local Sphinx extension (loaded from ``_config.yml``), on top of sphinx-exercise:
+
+1. Every exercise's ``:class:`` must hold exactly its kind (``derivation`` or ``computation``),
+   ``stars-N`` and ``minutes-N`` (the book's convention, read by ``htsgd.exercises.exercise_classes``);
+   a missing or broken one is a build warning (an error in the strict build). The exercise then
+   shows a line "Derivation · ★★☆ (two stars) · about 15 min" under its title.
+2. ``:::{exercise-index}`` (in ``book/exercises.md``) becomes tables of every exercise of the
+   book, by chapter, by difficulty and by topic, with their numbers and links. It is generated
+   from what the build read, so a new chapter's exercises appear without editing the page. The
+   topic of an exercise is the section of its chapter that holds the first result or equation
+   it refers to (``{prf:ref}``, ``{eq}``), else its chapter.
+3. ``htsgd_hide_solutions = True`` (the ``make book-student`` build) removes every solution,
+   gated or not, after sphinx-exercise has merged the gated ones. sphinx-exercise's own
+   ``hide_solutions`` cannot be used: it drops ``solution-start`` but keeps ``solution-end``,
+   and the gated-directive check then stops the build.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from htsgd.exercises import exercise_classes
+
+logger = logging.getLogger(__name__)
+
+_STARS = {1: "★☆☆", 2: "★★☆", 3: "★★★"}
+_STAR_WORDS = {1: "one star", 2: "two stars", 3: "three stars"}
+
+
+class exercise_index_node(nodes.General, nodes.Element):
+    """Placeholder replaced by the index tables once every page has been read."""
+
+
+class ExerciseIndexDirective(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        self.env.htsgd_exercise_index_docs = getattr(self.env, "htsgd_exercise_index_docs", set())
+        self.env.htsgd_exercise_index_docs.add(self.env.docname)
+        return [exercise_index_node()]
+
+
+def _exercise_nodes(doctree):
+    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node
+
+    return list(doctree.findall(lambda n: isinstance(n, (exercise_enumerable_node, exercise_node))))
+
+
+def _title_of(node) -> str:
+    from sphinx_exercise.nodes import exercise_subtitle
+
+    subtitles = list(node.children[0].findall(exercise_subtitle)) if node.children else []
+    return subtitles[0].astext().strip() if subtitles else ""
+
+
+def _section_title(node) -> str | None:
+    while node is not None:
+        if isinstance(node, nodes.section) and node.children and isinstance(node.children[0], nodes.title):
+            return node.children[0].astext()
+        node = node.parent
+    return None
+
+
+def _topic(doctree, node, chapter_title: str) -> str:
+    """The section holding the first result or equation the exercise refers to."""
+    for xref in node.findall(addnodes.pending_xref):
+        target = xref.get("reftarget", "")
+        if not target:
+            continue
+        for candidate in doctree.findall(nodes.Element):
+            ids = candidate.get("ids", [])
+            if target in ids or f"equation-{target}" in ids:
+                title = _section_title(candidate)
+                if title and title != chapter_title:
+                    return title
+                break
+    return chapter_title
+
+
+def _read_exercises(app, doctree) -> None:
+    env = app.env
+    docname = env.docname
+    records = []
+    titles = list(doctree.findall(nodes.title))
+    chapter_title = titles[0].astext() if titles else docname
+    for node in _exercise_nodes(doctree):
+        label = node.get("label", "")
+        classes = [c for c in node.get("classes", []) if c not in ("exercise", "exercise-start")]
+        try:
+            meta = exercise_classes(classes)
+        except ValueError as err:
+            logger.warning(f"exercise {label}: {err}", location=node)
+            continue
+        line = nodes.paragraph(classes=["htsgd-exercise-meta"])
+        line += nodes.inline(
+            text=f"{meta['kind'].capitalize()} · {_STARS[meta['stars']]} ({_STAR_WORDS[meta['stars']]})"
+            f" · about {meta['minutes']} min"
+        )
+        content = next((c for c in node.children if isinstance(c, nodes.section)), None)
+        if content is not None:
+            content.insert(0, line)
+        records.append({"label": label, "title": _title_of(node), "topic": _topic(doctree, node, chapter_title),
+                        **meta})
+    if records:
+        env.htsgd_exercises = getattr(env, "htsgd_exercises", {})
+        env.htsgd_exercises[docname] = records
+    if app.config.htsgd_hide_solutions:
+        from sphinx_exercise.nodes import solution_node, solution_start_node
+
+        for node in list(doctree.findall(lambda n: isinstance(n, (solution_node, solution_start_node)))):
+            node.parent.remove(node)
+
+
+def _purge(app, env, docname) -> None:
+    getattr(env, "htsgd_exercises", {}).pop(docname, None)
+    getattr(env, "htsgd_exercise_index_docs", set()).discard(docname)
+
+
+def _merge(app, env, docnames, other) -> None:
+    env.htsgd_exercises = getattr(env, "htsgd_exercises", {})
+    env.htsgd_exercises.update(getattr(other, "htsgd_exercises", {}))
+    env.htsgd_exercise_index_docs = getattr(env, "htsgd_exercise_index_docs", set()) | getattr(
+        other, "htsgd_exercise_index_docs", set())
+
+
+def _outdated(app, env, added, changed, removed) -> list[str]:
+    # The index page lists every chapter's exercises: rebuild it whenever any page changes.
+    return sorted(getattr(env, "htsgd_exercise_index_docs", set())) if (added or changed or removed) else []
+
+
+def _document_order(env, root: str) -> list[str]:
+    order: list[str] = []
+
+    def walk(doc: str) -> None:
+        if doc in order:
+            return
+        order.append(doc)
+        for child in env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(root)
+    return order
+
+
+def _table(header: list[str], rows: list[list[nodes.Node]], widths: list[int]) -> nodes.table:
+    table = nodes.table(classes=["htsgd-exercise-index"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for h in header:
+        row += nodes.entry("", nodes.paragraph(text=h))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += cell if isinstance(cell, nodes.paragraph) else nodes.paragraph("", "", cell)
+            row += entry
+        body += row
+    return table
+
+
+def _resolve_index(app, doctree, fromdocname) -> None:
+    placeholders = list(doctree.findall(exercise_index_node))
+    if not placeholders:
+        return
+    env = app.env
+    found = getattr(env, "htsgd_exercises", {})
+    chapters = [d for d in _document_order(env, app.config.root_doc) if d in found]
+    entries = []
+    for doc in chapters:
+        number = ".".join(map(str, env.toc_secnumbers.get(doc, {}).get("", ())))
+        chapter = env.titles[doc].astext() if doc in env.titles else doc
+        for record in found[doc]:
+            ex_number = ".".join(map(str, env.toc_fignumbers.get(doc, {}).get("exercise", {}).get(record["label"], ())))
+            entries.append({**record, "doc": doc, "chapter": chapter, "chapter_number": number, "number": ex_number})
+
+    def link(e) -> nodes.Node:
+        uri = app.builder.get_relative_uri(fromdocname, e["doc"]) + "#" + e["label"]
+        ref = nodes.reference("", "", internal=True, refuri=uri)
+        ref += nodes.Text(f"Exercise {e['number']}" if e["number"] else e["label"])
+        para = nodes.paragraph()
+        para += ref
+        para += nodes.Text(f" {e['title']}")
+        return para
+
+    def difficulty(e) -> nodes.Node:
+        return nodes.Text(f"{_STARS[e['stars']]} ({_STAR_WORDS[e['stars']]})")
+
+    content: list[nodes.Node] = []
+    total = sum(e["minutes"] for e in entries)
+    intro = nodes.paragraph(text=(
+        f"{len(entries)} exercises in {len(chapters)} chapters, "
+        f"{sum(e['kind'] == 'derivation' for e in entries)} of them derivations; about {total // 60} h "
+        f"{total % 60} min in all."))
+    content.append(intro)
+
+    def section(title: str, ident: str) -> nodes.section:
+        sec = nodes.section(ids=[f"exercise-index-{ident}"])
+        sec += nodes.title(text=title)
+        return sec
+
+    by_chapter = section("By chapter", "chapter")
+    for doc in chapters:
+        rows = [[link(e), nodes.Text(e["kind"]), difficulty(e), nodes.Text(f"{e['minutes']} min"),
+                 nodes.Text(e["topic"])] for e in entries if e["doc"] == doc]
+        first = next(e for e in entries if e["doc"] == doc)
+        heading = nodes.rubric(text=f"{first['chapter_number']} {first['chapter']}".strip())
+        by_chapter += heading
+        by_chapter += _table(["Exercise", "Kind", "Difficulty", "Time", "Topic"], rows, [40, 12, 18, 10, 30])
+    content.append(by_chapter)
+
+    by_difficulty = section("By difficulty", "difficulty")
+    for stars in (1, 2, 3):
+        chosen = [e for e in entries if e["stars"] == stars]
+        if not chosen:
+            continue
+        by_difficulty += nodes.rubric(text=f"{_STARS[stars]} ({_STAR_WORDS[stars]})")
+        rows = [[link(e), nodes.Text(e["chapter"]), nodes.Text(e["kind"]), nodes.Text(f"{e['minutes']} min")]
+                for e in chosen]
+        by_difficulty += _table(["Exercise", "Chapter", "Kind", "Time"], rows, [45, 30, 15, 10])
+    content.append(by_difficulty)
+
+    by_topic = section("By topic", "topic")
+    topics: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in entries:
+        topics[(e["chapter"], e["topic"])].append(e)
+    rows = []
+    for (chapter, topic), chosen in topics.items():
+        for e in chosen:
+            label = topic if topic == chapter else f"{chapter}: {topic}"
+            rows.append([nodes.Text(label), link(e), nodes.Text(e["kind"]), difficulty(e)])
+    by_topic += _table(["Topic", "Exercise", "Kind", "Difficulty"], rows, [35, 40, 12, 13])
+    content.append(by_topic)
+
+    for placeholder in placeholders:
+        placeholder.replace_self([n.deepcopy() for n in content])
+
+
+def setup(app) -> dict[str, Any]:
+    app.setup_extension("sphinx_exercise")
+    app.add_config_value("htsgd_hide_solutions", False, "env")
+    app.add_node(exercise_index_node)
+    app.add_directive("exercise-index", ExerciseIndexDirective)
+    app.connect("doctree-read", _read_exercises)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("doctree-resolved", _resolve_index)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

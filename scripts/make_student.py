@@ -1,0 +1,228 @@
+"""Student and instructor notebooks from the chapters, and the solutions-free HTML book.
+
+    .venv/bin/python scripts/make_student.py [CHAPTER ...]      # make student
+    .venv/bin/python scripts/make_student.py --html              # make book-student
+
+Notebooks (``make student``): for every chapter with exercises (or the ones named),
+
+* ``_build/instructor/<chapter>.ipynb`` is in nbgrader's *source* format (metadata schema 3):
+  the chapter's cells are locked read-only cells; each exercise's solution prose is a manually
+  graded answer cell, its solution code an autograded answer cell whose solution sits between
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION``, after a line ``answer = ...``; and a locked,
+  autograded test cell with points runs the self-check ``assert hs.exercises.check(label, answer)``.
+  A course copies it to ``source/<assignment>/`` and runs ``nbgrader generate_assignment`` and
+  ``nbgrader autograde`` as it is.
+* ``_build/student/<chapter>.ipynb`` is what a student receives: the same notebook with every
+  solution replaced by a scaffold (``answer = ...`` and ``raise NotImplementedError(...)`` where code
+  is expected, ``YOUR ANSWER HERE`` where prose is), outputs cleared; it equals nbgrader's release
+  version up to the wording of the stub.
+
+The notebooks are built from ``render_notebook`` (``scripts/notebook_render.py``), whose exercise
+heading cells carry ``metadata["htsgd"] = {"exercise": label, "number", "title", "stars",
+"minutes", "kind"}`` and whose solution cells carry ``{"solution_of": label}``.
+
+HTML (``make book-student``): the book built into ``_build/student-html/`` with every solution
+removed (``htsgd_hide_solutions``, see ``book/_ext/htsgd_exercises.py``), no page sources and no
+download or launch buttons (they would hand out the solutions); chapters are executed from the main
+build's cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_render import render_notebook  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+SCHEMA = 3
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+TEXT_STUB = "YOUR ANSWER HERE"
+
+__all__ = ["chapters_with_exercises", "instructor_notebook", "student_notebook", "write_kit", "build_html"]
+
+
+def chapters_with_exercises() -> list[Path]:
+    """The chapters of ``_toc.yml``, in order, that have at least one exercise."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part.get("chapters", [])]
+    paths = [ROOT / f"{f}.md" for f in files]
+    return [p for p in paths if p.is_file() and ":::{exercise}" in p.read_text()]
+
+
+def _nbgrader(cell, grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> None:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": SCHEMA, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    cell.metadata["nbgrader"] = meta
+
+
+def _plain_solution_code(source: str) -> str:
+    lines = source.splitlines()
+    if lines and lines[0].startswith("# @title"):
+        lines = lines[1:]
+    return "\n".join(lines).strip("\n")
+
+
+def _plain_solution_text(source: str) -> str:
+    text = re.sub(r"^<details>\s*<summary>.*?</summary>\s*", "", source.strip(), flags=re.S)
+    return re.sub(r"\s*</details>\s*$", "", text).strip()
+
+
+def _fresh(cell):
+    cell = copy.deepcopy(cell)
+    for key in ("jupyter", "cellView", "collapsed"):
+        cell.metadata.pop(key, None)
+    if cell.cell_type == "code":
+        cell.outputs, cell.execution_count = [], None
+    return cell
+
+
+def instructor_notebook(chapter: Path) -> nbformat.NotebookNode:
+    """The chapter in nbgrader's source format, with the solutions and autograded self-checks."""
+    from htsgd.exercises import REFERENCES
+
+    reader = render_notebook(chapter)
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(reader.metadata))
+    slug = chapter.stem
+    exercises: dict[str, dict] = {}
+    order: list[object] = []  # cells, or exercise labels where an exercise's block goes
+    for cell in reader.cells:
+        meta = cell.metadata.get("htsgd", {})
+        if "exercise" in meta:
+            exercises[meta["exercise"]] = {"head": cell, "meta": meta, "text": [], "code": []}
+            order.append(meta["exercise"])
+        elif "solution_of" in meta:
+            block = exercises[meta["solution_of"]]
+            if cell.cell_type == "code":
+                block["code"].append(_plain_solution_code(cell.source))
+            elif not re.fullmatch(r"\*\*Solution to Exercise [^*]*\*\*", cell.source.strip()):
+                block["text"].append(_plain_solution_text(cell.source))
+        else:
+            order.append(cell)
+    for i, item in enumerate(order):
+        if not isinstance(item, str):
+            cell = _fresh(item)
+            _nbgrader(cell, f"{slug}-locked-{i}", locked=True)
+            nb.cells.append(cell)
+            continue
+        block = exercises[item]
+        meta, label = block["meta"], item
+        number = meta.get("number") or label
+        head = _fresh(block["head"])
+        _nbgrader(head, f"{label}-question", locked=True)
+        nb.cells.append(head)
+        if block["text"]:
+            prose = nbformat.v4.new_markdown_cell("\n\n".join(block["text"]))
+            _nbgrader(prose, f"{label}-prose", solution=True, grade=True, points=1)
+            nb.cells.append(prose)
+        ref = REFERENCES.get(label)
+        asks = f"set `answer` to {ref.asks}" if ref else "write your code here"
+        code = "\n\n".join(block["code"]) or "pass"
+        head_lines = f"# Exercise {number}: {asks}.\n" + ("answer = ...\n" if ref else "")
+        cell = nbformat.v4.new_code_cell(f"{head_lines}{BEGIN}\n{code}\n{END}")
+        _nbgrader(cell, f"{label}-code", solution=True)
+        nb.cells.append(cell)
+        if ref is not None:
+            test = nbformat.v4.new_code_cell(
+                f"# Self-check for Exercise {number} (autograded): compares `answer` with the reference\n"
+                f"# computed by htsgd ({ref.why}).\n"
+                f'assert hs.exercises.check("{label}", answer)'
+            )
+            _nbgrader(test, f"{label}-check", grade=True, locked=True, points=int(meta.get("stars") or 1))
+            nb.cells.append(test)
+    for cell in nb.cells:
+        cell.pop("id", None)
+    nb.nbformat, nb.nbformat_minor = 4, 4  # no cell ids: nbgrader keys cells on grade_id
+    return nb
+
+
+def student_notebook(instructor: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The instructor notebook with every solution replaced by a scaffold (what nbgrader releases)."""
+    nb = copy.deepcopy(instructor)
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("locked"):  # as nbgrader's LockCells: read-only and kept
+            cell.metadata["editable"] = False
+        if grading.get("locked") or grading.get("grade") or grading.get("solution"):
+            cell.metadata["deletable"] = False
+        if not grading.get("solution"):
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = TEXT_STUB
+            continue
+        label = grading["grade_id"].removesuffix("-code")
+        first = cell.source.splitlines()[0]
+        number = re.match(r"# Exercise (\S+):", first).group(1) if first.startswith("# Exercise ") else label
+        stub = (f"# YOUR CODE HERE\nraise NotImplementedError(\"Exercise {number}: replace this line with your code"
+                f"{' and set `answer`' if 'answer = ...' in cell.source else ''}\")")
+        cell.source = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _, stub=stub: stub, cell.source, flags=re.S)
+    return nb
+
+
+def write_kit(chapters: list[Path] | None = None, out: Path = BUILD) -> list[Path]:
+    """Write ``out/instructor/<chapter>.ipynb`` and ``out/student/<chapter>.ipynb``; return the paths."""
+    written = []
+    for chapter in chapters or chapters_with_exercises():
+        instructor = instructor_notebook(chapter)
+        for kind, nb in (("instructor", instructor), ("student", student_notebook(instructor))):
+            path = out / kind / f"{chapter.stem}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.validate(nb)
+            nbformat.write(nb, path)
+            written.append(path)
+    return written
+
+
+def build_html(execute: str = "cache", output: Path = BUILD / "student-html") -> int:
+    """Build the solutions-free HTML book into ``output/_build/html``; return jupyter-book's status."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = execute
+    config["execute"]["cache"] = str(ROOT / "_build" / ".jupyter_cache")  # share the main book's executions
+    config["sphinx"]["config"]["htsgd_hide_solutions"] = True
+    config["sphinx"]["config"]["html_copy_source"] = False
+    config.setdefault("html", {})["use_download_button"] = False
+    config["launch_buttons"] = {"notebook_interface": "classic"}  # no Binder or Colab: they open the solutions
+    config["title"] = f"{config['title']} (exercises without solutions)"
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=ROOT, prefix=".config-student-", delete=False) as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+        config_path = Path(f.name)
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "-n",
+           "--keep-going", "--config", str(config_path), "--path-output", str(output)]
+    start = time.perf_counter()
+    try:
+        status = subprocess.call(cmd, cwd=ROOT)
+    finally:
+        config_path.unlink(missing_ok=True)
+    print(f"make_student: HTML exit {status} after {time.perf_counter() - start:.0f} s; "
+          f"index: {output / '_build' / 'html' / 'index.html'}")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapters", nargs="*", type=Path, help="book/<chapter>.md (default: all with exercises)")
+    parser.add_argument("--html", action="store_true", help="build the solutions-free HTML book instead")
+    parser.add_argument("--execute", choices=["cache", "force", "off"], default="cache")
+    parser.add_argument("--out", type=Path, default=BUILD, help="folder that receives student/ and instructor/")
+    args = parser.parse_args(argv)
+    if args.html:
+        return build_html(args.execute)
+    for path in write_kit([p.resolve() for p in args.chapters] or None, args.out):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
