@@ -576,6 +576,7 @@ def _pyobject(source: str, name: str, path: Path) -> list[str]:
 # ----------------------------------------------------------------------------- the notebook
 
 
+HIDDEN_TAGS = {"remove-input", "hide-input", "remove-cell", "hide-cell"}
 SOLUTION_TITLE = "# @title Solution to Exercise {number} (hidden: show the code to read it)"
 
 
@@ -604,7 +605,15 @@ def render_notebook(chapter: Path) -> nbformat.NotebookNode:
                 code.source = SOLUTION_TITLE.format(number=solution["number"]) + "\n" + code.source
                 code.metadata.setdefault("jupyter", {})["source_hidden"] = True
                 code.metadata["cellView"] = "form"
+            elif HIDDEN_TAGS & set(code.metadata.get("tags", [])):  # bookkeeping: collapsed as in the book
+                code.metadata.setdefault("jupyter", {})["source_hidden"] = True
             add(code)
+            figure = (code.metadata.get("mystnb") or {}).get("figure") or {}
+            if figure.get("caption"):
+                target = r.index.targets.get(figure.get("name", ""))
+                number = f"**{target.text}.**" if target else "**Figure.**"
+                caption = r.inline(" ".join(str(figure["caption"]).split()))
+                add(nbformat.v4.new_markdown_cell(f"{number} {caption}"))
             continue
         if cell.cell_type != "markdown":
             add(cell)
