@@ -21,6 +21,8 @@ _SUBMODULES = (
     "compress",
     "meanfield",
     "sweep",
+    "evidence",
+    "sde",
     "plotting",
     "widgets",
     "notebook",
