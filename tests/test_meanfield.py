@@ -1,0 +1,263 @@
+"""Tests of htsgd.meanfield: the particle step, the noise per mean-field step, the coupling,
+sliced Wasserstein against scipy and a closed form, measured rates, vectorization, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import gamma
+from scipy.stats import kstest, wasserstein_distance
+
+import htsgd as hs
+from htsgd import meanfield as mf
+
+
+def _tiny_problem(dtype=torch.float64, n_train=7, d=3):
+    return mf.teacher_problem(input_dim=d, n_train=n_train, n_test=5, generator=3, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------
+# sliced Wasserstein
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("n", "m"), [(5, 7), (64, 64), (33, 1000), (200, 150)])
+@pytest.mark.parametrize("test_function", [None, torch.tanh])
+def test_sliced_w1_is_scipy_w1_in_one_dimension(n, m, test_function):
+    """In d = 1 every direction is +-1; the identity and tanh are odd, so every slice is the plain W1."""
+    g = torch.Generator().manual_seed(n + m)
+    x = torch.randn(n, 1, dtype=torch.float64, generator=g)
+    y = 2 * torch.randn(m, 1, dtype=torch.float64, generator=g) + 0.3
+    got = float(mf.sliced_wasserstein(x, y, n_projections=5, test_function=test_function, generator=0))
+    tf = (lambda t: t) if test_function is None else test_function
+    want = wasserstein_distance(tf(x[:, 0]).numpy(), tf(y[:, 0]).numpy())
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
+
+
+def test_sliced_w1_of_a_shift_matches_the_closed_form():
+    """y = x + m: every slice is exactly |<u, m>|, whose mean over uniform u is |m| E|u_1|.
+
+    E|u_1| = Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2)). The estimate averages P iid values
+    |<u, m>| of standard deviation |m| sqrt(1/d - E|u_1|^2); we allow 4 standard errors.
+    """
+    d, P = 10, 4000
+    shift = torch.arange(1.0, d + 1, dtype=torch.float64) / 3
+    x = torch.randn(300, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    got = float(mf.sliced_wasserstein(x, x + shift, n_projections=P, generator=7))
+    e_abs = gamma(d / 2) / (math.sqrt(math.pi) * gamma((d + 1) / 2))
+    norm = float(shift.norm())
+    se = norm * math.sqrt(1 / d - e_abs**2) / math.sqrt(P)
+    assert abs(got - norm * e_abs) < 4 * se
+
+
+def test_sliced_w1_batch_equals_separate_calls_and_is_deterministic():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 40, 4, dtype=torch.float64, generator=g)
+    y = torch.randn(90, 4, dtype=torch.float64, generator=g)
+    batch = mf.sliced_wasserstein(x, y, n_projections=16, test_function=torch.tanh, generator=5)
+    single = torch.stack([mf.sliced_wasserstein(x[i], y, n_projections=16, test_function=torch.tanh, generator=5)
+                          for i in range(3)])
+    assert torch.allclose(batch, single, rtol=1e-12)
+    again = mf.sliced_wasserstein(x, y, n_projections=16, test_function=torch.tanh, generator=5)
+    assert torch.equal(batch, again)
+
+
+def test_sliced_w1_bad_input():
+    x = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="same dimension"):
+        mf.sliced_wasserstein(x, torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="n_projections"):
+        mf.sliced_wasserstein(x, x, n_projections=0)
+    with pytest.raises(TypeError, match="test_function"):
+        mf.sliced_wasserstein(x, x, test_function=3)
+    with pytest.raises(ValueError, match="at least one sample"):
+        mf.sliced_wasserstein(x[:0], x)
+    with pytest.raises(ValueError, match="shape"):
+        mf.sliced_wasserstein(torch.zeros(4), x)
+
+
+# ----------------------------------------------------------------------------------
+# the particle step
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_particle_step_is_minus_eta_n_times_autograd_gradient(activation):
+    """A hand-written step on a tiny system: w - eta * n * dL/dw, L = mean (f - y)^2 / 2, by autograd."""
+    p = _tiny_problem()
+    n, eta = 6, 0.3
+    w = torch.randn(2, n, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    a = mf.second_layer(n, dtype=torch.float64)
+    got = mf.particle_step(w, a, p.x, p.y, eta=eta, activation=activation)
+    phi = torch.relu if activation == "relu" else torch.tanh
+    for s in range(2):
+        ws = w[s].clone().requires_grad_(True)
+        f = (phi(p.x @ ws.T) * a).sum(dim=1) / n
+        loss = 0.5 * ((f - p.y) ** 2).mean()
+        (grad,) = torch.autograd.grad(loss, ws)
+        assert torch.allclose(got[s], w[s] - eta * n * grad, rtol=1e-12, atol=1e-14)
+    # The plain drift and output functions give the same step.
+    r = mf.network_output(w, a, p.x, activation=activation) - p.y
+    plain = w + eta * mf.drift(w, a, p.x, r, activation=activation)
+    assert torch.allclose(got, plain, rtol=1e-12, atol=1e-14)
+
+
+def test_train_meanfield_equals_the_particle_system():
+    """train_meanfield (autograd on a MeanFieldNet) and run_particles (closed-form drift) take the same steps."""
+    p = _tiny_problem()
+    n, steps, eta = 8, 5, 0.2
+    run = mf.run_particles(p, n, seeds=1, steps=steps, eta=eta, alpha=1.5, sigma=0.1, tagged=0,
+                           generator=11, snapshot_steps=[0])
+    net = hs.nets.MeanFieldNet(3, n).double()
+    with torch.no_grad():
+        net.weight.copy_(run.snapshots[0][0])
+        net.a.copy_(mf.second_layer(n, dtype=torch.float64))
+    noise_free = mf.run_particles(p, n, seeds=1, steps=steps, eta=eta, tagged=0, generator=11)
+    mf.train_meanfield(net, p.x, p.y, eta=eta, steps=steps)
+    assert torch.allclose(net.weight.detach(), noise_free.weight[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("alpha", "noise"), [(1.5, "per_weight"), (2.0, "per_weight"), (1.3, "isotropic")])
+def test_noise_per_mean_field_step(alpha, noise):
+    """Zero-gradient data (x = 0): one step adds exactly sigma * eta**(1/alpha) * S, whatever n.
+
+    Each coordinate must be SaS(alpha, sigma eta^(1/alpha)); had the step been lr = n * eta the
+    scale would be n^(1/alpha) (here 400^(1/alpha) >= 20) times larger. KS test of 8000 draws
+    against the stable cdf at level 1e-3 (critical value 1.95 / sqrt(N)).
+    """
+    n, d, eta, sigma = 800, 10, 0.05, 0.7
+    x = torch.zeros(4, d, dtype=torch.float64)
+    y = torch.ones(4, dtype=torch.float64)
+    net = hs.nets.MeanFieldNet(d, n, generator=0).double()
+    w0 = net.weight.detach().clone()
+    mf.train_meanfield(net, x, y, eta=eta, steps=1, alpha=alpha, sigma=sigma, noise=noise, generator=4)
+    inc = (net.weight.detach() - w0)[:, 0].numpy()  # one coordinate per neuron: independent draws
+    scale = sigma * eta ** (1 / alpha)
+    stat = kstest(inc, lambda t: hs.stable.cdf(t, alpha, scale=scale)).statistic
+    assert stat < 1.95 / math.sqrt(n)
+    # The particle system draws the same law.
+    prob = mf.MeanFieldProblem(x=x, y=y, x_test=x)
+    run = mf.run_particles(prob, n, steps=1, eta=eta, alpha=alpha, sigma=sigma, noise=noise, generator=5,
+                           snapshot_steps=[0])
+    inc2 = (run.weight - run.snapshots[0])[0, :, 0].numpy()
+    assert kstest(inc2, lambda t: hs.stable.cdf(t, alpha, scale=scale)).statistic < 1.95 / math.sqrt(n)
+
+
+def test_zero_sigma_or_no_alpha_adds_no_noise():
+    p = _tiny_problem()
+    a = mf.run_particles(p, 5, steps=3, alpha=1.5, sigma=0.0, generator=1, tag_generator=2)
+    b = mf.run_particles(p, 5, steps=3, alpha=None, sigma=0.3, generator=1, tag_generator=2)
+    assert torch.equal(a.weight, b.weight)
+
+
+# ----------------------------------------------------------------------------------
+# runs, coupling and the limit chain
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("alpha", [None, 1.5])
+def test_vectorized_seeds_equal_a_loop_over_seeds(alpha):
+    p = _tiny_problem()
+    kw = dict(seeds=4, steps=6, eta=0.2, alpha=alpha, sigma=0.05, generator=9, snapshot_steps=[3])
+    vec = mf.run_particles(p, 12, **kw)
+    loop = mf.run_particles(p, 12, loop_over_seeds=True, **kw)
+    assert torch.allclose(vec.weight, loop.weight, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(vec.train_output, loop.train_output, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(vec.snapshots[3], loop.snapshots[3], rtol=1e-12, atol=1e-14)
+
+
+def test_tagged_neurons_share_initial_weights_and_noise_across_widths():
+    """With the same tag stream, the limit chain driven by a network's own outputs *is* its tagged neurons.
+
+    This checks that the tagged neurons' initial weights and noise paths depend on the tag
+    stream only (not on the width or the other neurons' stream): the two recursions then differ
+    only through the outputs that drive the drift.
+    """
+    p = _tiny_problem()
+    for width, gen in [(4, 1), (9, 2)]:
+        run = mf.run_particles(p, width, steps=8, eta=0.2, alpha=1.5, sigma=0.2, tagged=2, generator=gen,
+                               tag_generator=42)
+        chain = mf.limit_chain(p, run.train_output[:-1, 0], tagged=2, eta=0.2, alpha=1.5, sigma=0.2,
+                               tag_generator=42)
+        assert torch.allclose(chain[0], run.weight[0, :2], rtol=1e-12, atol=1e-14)
+    a = mf.run_particles(p, 4, steps=0, generator=1, tag_generator=42)
+    b = mf.run_particles(p, 9, steps=0, generator=2, tag_generator=42)
+    assert torch.equal(a.weight[:, :2], b.weight[:, :2])
+
+
+def test_chaos_experiment_is_deterministic_and_has_the_contract_columns():
+    kw = dict(alpha=1.5, sigma=0.03, steps=5, seeds=3, generator=1, reference_width=64)
+    a = mf.chaos_experiment([8, 16], **kw)
+    b = mf.chaos_experiment([8, 16], **kw)
+    assert list(a["width"]) == [8, 16]
+    for col in ["width", "coupling", "covariance", "output_variance", "sliced_w1"]:
+        assert col in a.columns
+    assert a.equals(b)
+    assert a.attrs["reference_width"] == 64
+
+
+@pytest.mark.slow
+def test_measured_rates_on_a_small_configuration():
+    """No noise, widths 16-1024, 16 seeds, 100 steps: coupling ~ n^(-1/2), covariance and output variance ~ n^(-1).
+
+    Each point averages 32 (coupling) or 16 (variances) nearly independent terms, so its log has a
+    standard error of about 0.1-0.35; over 7 widths spread over log n in [2.8, 6.9] the slope's
+    standard error is then about 0.05-0.15. The bands (+-0.2 for the coupling and SW, +-0.3 for
+    the second-moment quantities) are about 2 standard errors wide; a wrong scaling (no coupling:
+    slope 0; lr = n * eta noise; a covariance floor) lands outside them.
+    """
+    df = mf.chaos_experiment([16, 32, 64, 128, 256, 512, 1024], steps=100, seeds=16, generator=0,
+                             reference_width=8192)
+    rates = mf.fit_rates(df)
+    assert -0.7 < rates["coupling"] < -0.3
+    assert -0.7 < rates["sliced_w1"] < -0.3
+    assert -1.3 < rates["covariance"] < -0.7
+    assert -1.3 < rates["output_variance"] < -0.7
+    assert abs(rates["covariance_raw"]) < 0.3  # the raw 16-seed covariance has a floor
+
+
+def test_fit_rates_recovers_an_exact_power_and_validates():
+    import pandas as pd
+
+    df = pd.DataFrame({"width": [16, 64, 256, 1024], "coupling": [16.0**-0.5, 8**-1.0, 16**-1.0, 32**-1.0]})
+    assert mf.fit_rates(df)["coupling"] == pytest.approx(-0.5, abs=1e-12)
+    with pytest.raises(ValueError, match="min_width"):
+        mf.fit_rates(df, min_width=1024)
+    with pytest.raises(ValueError, match="columns"):
+        mf.fit_rates(df, ["nope"])
+
+
+def test_step_condition():
+    assert mf.step_condition(4096, 1.5) == pytest.approx(4096 ** (-1.75))
+    assert np.allclose(mf.step_condition([1, 4], 2.0), [1.0, 1 / 16])
+    with pytest.raises(ValueError, match="alpha"):
+        mf.step_condition(10, 2.5)
+
+
+# ----------------------------------------------------------------------------------
+# bad input
+# ----------------------------------------------------------------------------------
+def test_bad_input_is_rejected_early():
+    p = _tiny_problem()
+    with pytest.raises(ValueError, match="alpha"):
+        mf.run_particles(p, 4, alpha=2.5)
+    with pytest.raises(ValueError, match="sigma"):
+        mf.run_particles(p, 4, sigma=-1.0)
+    with pytest.raises(ValueError, match="eta"):
+        mf.run_particles(p, 4, eta=0.0)
+    with pytest.raises(ValueError, match="activation"):
+        mf.run_particles(p, 4, activation="gelu")
+    with pytest.raises(ValueError, match="noise"):
+        mf.run_particles(p, 4, noise="per_neuron")
+    with pytest.raises(ValueError, match="tagged"):
+        mf.run_particles(p, 4, tagged=5)
+    with pytest.raises(ValueError, match="widths must hold"):
+        mf.chaos_experiment([])
+    with pytest.raises(ValueError, match="seeds"):
+        mf.chaos_experiment([8], seeds=1)
+    with pytest.raises(ValueError, match="reference_width"):
+        mf.chaos_experiment([8, 16], reference_width=16)
+    with pytest.raises(TypeError, match="MeanFieldNet"):
+        mf.train_meanfield(torch.nn.Linear(3, 1), p.x, p.y, eta=0.1, steps=1)
+    with pytest.raises(ValueError, match="x must be"):
+        mf.train_meanfield(hs.nets.MeanFieldNet(4, 3), p.x, p.y, eta=0.1, steps=1)
+    with pytest.raises(ValueError, match="noise must have the shape"):
+        w = torch.zeros(4, 3, dtype=torch.float64)
+        mf.particle_step(w, mf.second_layer(4, dtype=torch.float64), p.x, p.y, eta=0.1, noise=torch.zeros(3))
