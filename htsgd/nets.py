@@ -122,8 +122,12 @@ class MeanFieldNet(nn.Module):
     Notes
     -----
     With the ``1/n`` output the gradient of the loss with respect to one neuron is
-    ``O(1/n)``; the mean-field time scale uses the step ``n * eta`` (pass
-    ``lr = n * eta`` to an optimizer). Input ``(batch, d)``, output ``(batch, 1)``.
+    ``O(1/n)``. One mean-field step of time ``eta`` moves each neuron by the drift
+    ``-eta * n * grad`` and the Levy increment ``sigma * eta**(1/alpha) * S``: train with
+    :func:`htsgd.meanfield.train_meanfield`. Passing ``lr = n * eta`` to
+    :class:`htsgd.optim.HeavyTailedSGD` gives the right drift but the noise
+    ``sigma * (n * eta)**(1/alpha)``, the increment of a time step ``n * eta``.
+    Input ``(batch, d)``, output ``(batch, 1)``.
     Introduced in the chapter *Heavy-tailed SGD*.
     """
 
