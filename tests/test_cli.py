@@ -230,3 +230,77 @@ def test_module_entry_point():
         timeout=60,
     ).stdout
     assert "sweep" in out and "info" in out
+
+
+def _bad(tmp_path: Path, name: str) -> list[str]:
+    """Arguments of one bad invocation (issue 12, item 9), built in tmp_path."""
+    good = toy_config(tmp_path)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    if name == "folder":
+        return [str(tmp_path)]
+    if name == "not-utf8":
+        (tmp_path / "latin.toml").write_bytes(b'[sweep]\nname = "caf\xe9"\n')
+        return [str(tmp_path / "latin.toml")]
+    texts = {
+        "sweep-5": "sweep = 5\n",
+        "controls-3": 'controls = 3\n[sweep]\nname = "x"\n',
+        "sigma-inf": '[sweep]\nname = "x"\n[cell]\nsigma = inf\n',
+        "dots": '[sweep]\nname = ".."\n',
+        "duplicate": '[sweep]\nname = "x"\n[grid]\nseed = [0, 0]\n',
+    }
+    if name in texts:
+        (tmp_path / "bad.toml").write_text(texts[name])
+        return [str(tmp_path / "bad.toml")]
+    if name == "results-file":
+        return [str(good), "--results", str(a_file), "--cache", str(tmp_path / "c")]
+    if name == "cache-file":
+        return [str(good), "--cache", str(a_file)]
+    if name.startswith("scheduler:"):
+        return [str(good), "--executor", "dask", "--scheduler", name.split(":", 1)[1]]
+    raise AssertionError(name)
+
+
+BAD = ["folder", "not-utf8", "sweep-5", "controls-3", "sigma-inf", "dots", "duplicate",
+       "results-file", "cache-file", "scheduler:nowhere", "scheduler:tcp://h:99999",
+       "scheduler:a b:1"]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_invocations_exit_2_with_one_line(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", *_bad(tmp_path, name), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    # Nothing was written outside the working folder, in particular for name = "..".
+    assert not (tmp_path.parent / "results.csv").exists()
+
+
+def test_bad_invocation_in_a_subprocess_prints_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "htsgd", "sweep", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: {tmp_path}: is a folder, not a TOML file"
+
+
+@pytest.mark.slow
+def test_unreachable_scheduler_fails_with_a_message(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dask.distributed")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = toy_config(tmp_path)
+    args = ["sweep", str(config), "--executor", "dask", "--scheduler", "127.0.0.1:1",
+            "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at '127.0.0.1:1' within 5 s" in err, err
+
+
+def test_packaged_sweep_by_name_and_list(tmp_path, capsys):
+    assert main(["sweep", "--list"]) == 0
+    assert "book-teacher-student" in capsys.readouterr().out.split()
+    assert main(["sweep", "book-teacher-student", "--dry-run", "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("pending") == 45 and "45 cells" in out
+    assert main(["sweep", "no-such-sweep"]) == 2
+    assert "packaged sweeps: " in capsys.readouterr().err
