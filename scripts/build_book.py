@@ -16,6 +16,7 @@ network when it is read.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,8 @@ def build(execute: str = "cache", output: Path | None = None, toc: Path | None =
         cmd += ["--toc", str(toc)]
     start = time.perf_counter()
     try:
-        status = subprocess.call(cmd, cwd=ROOT)
+        # HTSGD_BOOK_BUILD=1: chapters run their book-scale grids (the experiments chapter's quick grid otherwise)
+        status = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "HTSGD_BOOK_BUILD": "1"})
     finally:
         config_path.unlink(missing_ok=True)
     out = (output or ROOT) / "_build" / "html" / "index.html"
