@@ -9,7 +9,7 @@ controls move.
 When the book is built (the build sets ``HTSGD_STATIC_FRAMES=1`` for the kernels it
 starts), an explorer also carries a visible note that the page is static and how to run
 it live, and, if it has at most two sliders, frames computed for a small grid of slider
-values (at most ``max_frames``). The book's ``htsgd-widgets.js`` swaps the figure for the
+values (at most ``max_frames``, and about ``frame_budget_s`` seconds of drawing). The book's ``htsgd-widgets.js`` swaps the figure for the
 nearest precomputed frame when a reader moves a slider in the static page: no kernel is
 involved. Other controls (dropdowns) keep their first value in the static page.
 """
@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -136,7 +137,7 @@ def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_fram
         grids.append(values)
         logs.append(log)
         initial.append(min(range(len(values)), key=lambda i: abs(values[i] - value)))
-    picks = frame_grid([len(g) for g in grids], initial, max_frames)
+    picks = frame_grid([len(g) for g in grids], initial, max(max_frames, 2 ** len(grids)))  # every slider moves
     fixed = {name: controls[name].value for name in others}
     frames: dict[str, str] = {}
 
@@ -171,6 +172,7 @@ def explorer(
     *,
     title: str | None = None,
     max_frames: int = 20,
+    frame_budget_s: float = 20.0,
     frame_dpi: int = 60,
 ):
     """Build an explorer: ``controls`` (name -> ipywidgets control) drive ``draw(**values)``.
@@ -186,6 +188,10 @@ def explorer(
     max_frames : int
         In the book build, at most this many frames are precomputed for the static page
         (only for explorers with one or two sliders; see the module's docstring).
+    frame_budget_s : float
+        The build spends about this long on the frames: their number is cut to
+        ``frame_budget_s`` divided by the time the first frame took (at least two per
+        slider's worth, at most ``max_frames``).
     frame_dpi : int
         Resolution of the precomputed frames (the page scales them to the first frame's width).
 
@@ -215,10 +221,13 @@ def explorer(
 
     for control in controls.values():
         control.observe(redraw, names="value")
+    start = time.perf_counter()
     redraw()
+    first_frame_s = time.perf_counter() - start
     children = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out]
     if title:
         children.insert(0, widgets.HTML(f"<b>{title}</b>"))
     if os.environ.get(STATIC_ENV) == "1":
-        children.append(widgets.HTML(_static_html(draw, controls, max_frames, frame_dpi)))
+        affordable = max(2, int(frame_budget_s / max(first_frame_s, 1e-3)))
+        children.append(widgets.HTML(_static_html(draw, controls, min(max_frames, affordable), frame_dpi)))
     return widgets.VBox(children, _dom_classes=["htsgd-explorer"])

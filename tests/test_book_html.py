@@ -9,7 +9,11 @@ recorded, so the checks below hold for a reader with no internet:
 * math is typeset by the book's own MathJax (no raw TeX left on the page);
 * every image has loaded;
 * saved widget states are rendered into real widgets by the book's own widget manager;
-* the Colab and Binder buttons point at the chapter's ``.ipynb``.
+* the Colab and Binder buttons point at the chapter's ``.ipynb``;
+* explorers render from disk (``file://``, as the README suggests opening the book) as well as
+  over HTTP, carry their "static page" note, and the ones with at most two sliders swap in a
+  precomputed frame when a slider moves (no kernel);
+* exercises show their kind, difficulty and time, and the exercise index lists them all.
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+
 from conftest import ROOT
 
 pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]
 
-HTML = ROOT / "_build" / "html"
+# HTSGD_BOOK_HTML=<folder> checks an existing build (e.g. of a few chapters) instead of building.
+HTML = Path(os.environ.get("HTSGD_BOOK_HTML", ROOT / "_build" / "html"))
 
 
 def _pages() -> list[str]:
@@ -38,6 +44,8 @@ def _pages() -> list[str]:
     pages = [toc["root"]]
     for part in toc.get("parts", []):
         pages += [c["file"] for c in part.get("chapters", [])]
+    if os.environ.get("HTSGD_BOOK_HTML"):
+        pages = [p for p in pages if (HTML / f"{p}.html").is_file()]
     return pages
 
 
@@ -48,6 +56,9 @@ def _is_notebook(page: str) -> bool:
 
 @pytest.fixture(scope="session")
 def built_book() -> Path:
+    if os.environ.get("HTSGD_BOOK_HTML"):
+        assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
+        return HTML
     spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -98,13 +109,15 @@ def browser():
 def _open(browser, url: str):
     """Open ``url`` offline; return the page, its JS errors and the blocked external requests."""
     context = browser.new_context()
+    context.set_default_timeout(120_000)  # a loaded 2-core machine can take long to settle
     page = context.new_page()
     errors: list[str] = []
     blocked: list[str] = []
-    host = urlparse(url).netloc
+    scheme, host = urlparse(url).scheme, urlparse(url).netloc
 
     def route(r):
-        if urlparse(r.request.url).netloc == host or r.request.url.startswith(("data:", "blob:")):
+        target = urlparse(r.request.url)
+        if (target.scheme, target.netloc) == (scheme, host) or r.request.url.startswith(("data:", "blob:")):
             r.continue_()
         else:
             blocked.append(r.request.url)
@@ -174,3 +187,82 @@ def test_launch_buttons_open_the_notebook(browser, server, page_name):
         assert binder and all(f"{page_name}.ipynb" in u for u in binder), binder
     finally:
         context.close()
+
+
+def _widget_pages() -> list[str]:
+    return [p for p in _pages() if (HTML / f"{p}.html").is_file()
+            and "application/vnd.jupyter.widget-state+json" in (HTML / f"{p}.html").read_text()]
+
+
+def _url(mode: str, server: str, page_name: str) -> str:
+    return f"{server}/{page_name}.html" if mode == "http" else (HTML / f"{page_name}.html").as_uri()
+
+
+def _explorers(page) -> int:
+    page.wait_for_selector(".htsgd-explorer .widget-output img", timeout=60_000)
+    return page.locator(".htsgd-explorer").count()
+
+
+@pytest.mark.parametrize("mode", ["file", "http"])
+def test_explorers_render_from_disk_and_server(browser, server, built_book, mode):
+    pages = _widget_pages()
+    assert pages, "no page with an explorer was built"
+    for page_name in pages:
+        context, page, errors, blocked = _open(browser, _url(mode, server, page_name))
+        try:
+            count = _explorers(page)
+            assert count > 0, f"{page_name}: no explorer rendered ({mode})"
+            assert page.locator(".htsgd-explorer .widget-slider, .htsgd-explorer .widget-dropdown").count() > 0
+            notes = page.locator(".htsgd-explorer .htsgd-static-note")
+            assert notes.count() == count, f"{page_name}: every explorer carries the static-page note"
+            assert all("live" in t for t in notes.all_inner_texts())
+            js_errors = [e for e in errors if e.startswith("pageerror")]
+            assert not js_errors, f"{page_name} ({mode}): {js_errors[:3]}"
+            assert not blocked, f"{page_name} ({mode}) tried to reach the network: {blocked[:3]}"
+        finally:
+            context.close()
+
+
+def _frames_pages() -> list[str]:
+    return [p for p in _widget_pages() if "htsgd-frames" in (HTML / f"{p}.html").read_text()]
+
+
+@pytest.mark.parametrize("mode", ["file", "http"])
+def test_static_slider_swaps_the_frame(browser, server, built_book, mode):
+    pages = _frames_pages()
+    assert pages, "no explorer with precomputed frames was built"
+    for page_name in pages:
+        context, page, errors, _ = _open(browser, _url(mode, server, page_name))
+        try:
+            _explorers(page)
+            page.wait_for_selector(".htsgd-frames-ready", timeout=30_000)
+            explorer = page.locator(".htsgd-explorer.htsgd-frames-ready").first
+            image = explorer.locator(".widget-output img").first
+            before = image.get_attribute("src")
+            handle = explorer.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            for _ in range(3):
+                page.keyboard.press("ArrowRight")
+            page.keyboard.press("End")
+            page.wait_for_function(
+                "([el, src]) => el.getAttribute('src') !== src", arg=[image.element_handle(), before], timeout=10_000)
+            assert image.get_attribute("src").startswith("data:image/png;base64,")
+            assert image.evaluate("i => i.complete && i.naturalWidth > 0"), "the swapped frame did not load"
+            assert not [e for e in errors if e.startswith("pageerror")]
+        finally:
+            context.close()
+
+
+def test_exercises_show_difficulty_and_the_index_lists_them(built_book):
+    index = (HTML / "book" / "exercises.html").read_text()
+    for page_name in _pages():
+        source = ROOT / f"{page_name}.md"
+        if not source.is_file() or ":::{exercise}" not in source.read_text():
+            continue
+        from htsgd.exercises import find_exercises
+
+        found = find_exercises(source.read_text())
+        html = (HTML / f"{page_name}.html").read_text()
+        assert html.count('class="htsgd-exercise-meta"') == len(found), page_name
+        for e in found:
+            assert f"#{e.label}" in index, f"{e.label} is missing from the exercise index"
