@@ -185,11 +185,16 @@ def write_kit(chapters: list[Path] | None = None, out: Path = BUILD) -> list[Pat
     return written
 
 
-def build_html(execute: str = "cache", output: Path = BUILD / "student-html") -> int:
-    """Build the solutions-free HTML book into ``output/_build/html``; return jupyter-book's status."""
+def build_html(execute: str = "cache", output: Path = BUILD / "student-html", toc: Path | None = None,
+               cache: Path = BUILD / ".jupyter_cache") -> int:
+    """Build the solutions-free HTML book into ``output/_build/html``; return jupyter-book's status.
+
+    ``cache`` is the execution cache to reuse (the main book's by default); ``toc`` another table of
+    contents (tests build a few chapters).
+    """
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = execute
-    config["execute"]["cache"] = str(ROOT / "_build" / ".jupyter_cache")  # share the main book's executions
+    config["execute"]["cache"] = str(cache)
     config["sphinx"]["config"]["htsgd_hide_solutions"] = True
     config["sphinx"]["config"]["html_copy_source"] = False
     config.setdefault("html", {})["use_download_button"] = False
@@ -200,6 +205,8 @@ def build_html(execute: str = "cache", output: Path = BUILD / "student-html") ->
         config_path = Path(f.name)
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "-n",
            "--keep-going", "--config", str(config_path), "--path-output", str(output)]
+    if toc is not None:
+        cmd += ["--toc", str(toc)]
     start = time.perf_counter()
     try:
         status = subprocess.call(cmd, cwd=ROOT)
@@ -216,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", action="store_true", help="build the solutions-free HTML book instead")
     parser.add_argument("--execute", choices=["cache", "force", "off"], default="cache")
     parser.add_argument("--out", type=Path, default=BUILD, help="folder that receives student/ and instructor/")
+    parser.add_argument("--toc", type=Path, default=None, help="another table of contents (--html)")
     args = parser.parse_args(argv)
     if args.html:
-        return build_html(args.execute)
+        return build_html(args.execute, toc=args.toc)
     for path in write_kit([p.resolve() for p in args.chapters] or None, args.out):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0

@@ -219,7 +219,7 @@ def _resolve_index(app, doctree, fromdocname) -> None:
         rows = [[link(e), nodes.Text(e["kind"]), difficulty(e), nodes.Text(f"{e['minutes']} min"),
                  nodes.Text(e["topic"])] for e in entries if e["doc"] == doc]
         first = next(e for e in entries if e["doc"] == doc)
-        heading = nodes.rubric(text=f"{first['chapter_number']} {first['chapter']}".strip())
+        heading = nodes.rubric(text=f"{first['chapter_number']}. {first['chapter']}" if first['chapter_number'] else first['chapter'])
         by_chapter += heading
         by_chapter += _table(["Exercise", "Kind", "Difficulty", "Time", "Topic"], rows, [40, 12, 18, 10, 30])
     content.append(by_chapter)
