@@ -179,7 +179,9 @@ def coarsen(increments: torch.Tensor, factor: int) -> torch.Tensor:
     If ``increments`` are those of a Lévy motion over steps ``h``, the result holds its
     increments over steps ``factor * h``, *of the same path*: the Euler scheme driven by
     the result is the coarse scheme coupled to the fine one, and their difference at a
-    common time measures the strong error.
+    common time measures the strong error. For streamed increments
+    (:func:`stable_increment_chunks` with ``chunk`` a multiple of ``factor``) coarsen each
+    chunk: ``euler(b, x0, (coarsen(c, factor) for c in chunks), factor * h)``.
 
     Parameters
     ----------

@@ -392,3 +392,11 @@ def test_increments_and_euler_on_each_device(device):
     assert x.device.type == device
     loc, scale = stable_ou_euler_law(1.0, 1.0, 1.0, alpha, h, n)
     assert stats.kstest(x.double().cpu().numpy(), lambda t: st.cdf(t, alpha, 0.0, scale, loc)).pvalue > LEVEL
+
+
+def test_streamed_coarse_path_equals_the_coarse_path_of_the_whole_tensor():
+    chunks = list(stable_increment_chunks(1.5, 120, 50, 0.01, chunk=40, generator=91, dtype=F64))
+    whole = torch.cat(chunks)
+    a = euler(lambda x: -x, 1.0, (coarsen(c, 4) for c in chunks), 0.04)
+    b = euler(lambda x: -x, 1.0, coarsen(whole, 4), 0.04)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
