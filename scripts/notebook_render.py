@@ -24,7 +24,9 @@ Markdown here:
 Contract with the student/instructor kit (``render_notebook``): every exercise's heading cell
 carries ``cell.metadata["htsgd"] = {"exercise": label, "number": "3.2", "title": ..., "stars": 2,
 "minutes": 15, "kind": "derivation"}`` (``None`` where the chapter does not say) and every cell of
-its solution carries ``cell.metadata["htsgd"] = {"solution_of": label}``. The notebook returned by
+its solution carries ``cell.metadata["htsgd"] = {"solution_of": label}`` (the first of them is a
+``**Solution to Exercise 3.2**`` line, then the solution's prose and code cells, in the chapter's
+order; code cells start with a ``# @title`` line for Colab's form view). The notebook returned by
 ``render_notebook`` has no Colab install cell; ``sync_notebooks.py`` adds it.
 """
 
@@ -121,11 +123,12 @@ def html_base_url() -> str:
 def chapter_numbers() -> dict[str, int]:
     """Chapter number of each numbered page of ``_toc.yml``, keyed by its stem (``"stable"``).
 
-    Chapters are numbered across parts, skipping parts marked ``numbered: false``; the root page
-    is not numbered (Jupyter Book 1.x with ``options: numbered: true``).
+    Chapters are numbered across parts (sphinx-multitoc-numbering, which Jupyter Book 1.x uses),
+    skipping parts marked ``numbered: false``; the default is ``defaults: numbered`` of the table
+    of contents. The root page is not numbered.
     """
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    default = (toc.get("options") or {}).get("numbered", False)
+    default = (toc.get("defaults") or toc.get("options") or {}).get("numbered", False)
     numbers: dict[str, int] = {}
     n = 0
     for part in toc.get("parts", []):
