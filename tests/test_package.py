@@ -7,8 +7,13 @@ import inspect
 import re
 
 import pytest
-import tomllib
+
 from conftest import BOOK, ROOT
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, which pyproject.toml supports: tomli is a dependency there
+    import tomli as tomllib
 
 import htsgd
 
@@ -52,3 +57,60 @@ def test_public_functions_name_an_existing_chapter(name):
         assert cited or "preface" in doc, f"htsgd.{name}.{public}: the docstring names no chapter"
         for title in cited:
             assert title in titles, f"htsgd.{name}.{public} names a chapter that does not exist: {title!r}"
+
+
+def _api_extension():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("htsgd_api", BOOK / "_ext" / "htsgd_api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_reference_documents_every_submodule():
+    page = (BOOK / "api.md").read_text()
+    documented = re.findall(r"^\.\. automodule:: htsgd\.(\w+)$", page, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(SUBMODULES), "book/api.md must list every htsgd submodule once"
+
+
+@pytest.mark.parametrize("name", SUBMODULES)
+def test_cited_chapters_have_labels_the_api_reference_links_to(name):
+    labels = _api_extension().chapter_labels(BOOK)
+    module = getattr(htsgd, name)
+    for public in module.__all__:
+        doc = inspect.getdoc(getattr(module, public)) or ""
+        for title in re.findall(r"\bchapter\s+\*([^*]+)\*", doc):
+            title = " ".join(title.split())
+            assert title in labels, f"htsgd.{name}.{public}: chapter {title!r} has no (label)= heading"
+
+
+def test_api_extension_links_chapters_and_tidies_napoleon_output():
+    ext = _api_extension()
+
+    class Env:
+        htsgd_chapter_labels = {"Heavy-tailed SGD": "heavy-tailed-sgd"}
+
+    class App:
+        env = Env()
+
+    lines = [
+        "Summary.",
+        "",
+        ":param x: a value",
+        ":type x: torch.Tensor, shape (n, *shape)",
+        # How napoleon reads a closing sentence after the Parameters section: a parameter.
+        ":param Introduced in the chapter *Heavy-tailed SGD*.:",
+    ]
+    ext._link_chapters(App(), "function", "f", None, None, lines)
+    assert lines == [
+        "Summary.",
+        "",
+        ":param x: a value",
+        r":type x: torch.Tensor, shape (n, \*shape)",
+        "",
+        "Introduced in the chapter :ref:`Heavy-tailed SGD <heavy-tailed-sgd>`.",
+    ]
+    module_doc = ["Text.", "Conventions", "-----------", "More."]
+    ext._tidy("module", module_doc)
+    assert module_doc == ["Text.", "", ".. rubric:: Conventions", "", "More."]

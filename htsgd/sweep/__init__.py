@@ -19,7 +19,7 @@ product. One module per job:
 ``cell``
     :func:`run_cell`, the default runner: train, prune, measure.
 ``executors``
-    :func:`open_executor` (a context manager: local process pool, this process,
+    ``executors.open_executor`` (a context manager: local process pool, this process,
     Dask) sized by :func:`available_cpus`.
 ``runner``
     :func:`run_sweep`.
