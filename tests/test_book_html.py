@@ -266,3 +266,42 @@ def test_exercises_show_difficulty_and_the_index_lists_them(built_book):
         assert html.count('class="htsgd-exercise-meta"') == len(found), page_name
         for e in found:
             assert f"#{e.label}" in index, f"{e.label} is missing from the exercise index"
+
+
+@pytest.mark.parametrize("page_name", _pages())
+def test_pages_read_cleanly(browser, built_book, page_name):
+    """Bookkeeping cells (only glue calls) are hidden, code wraps, output tables scroll, numbers print plainly:
+    no numpy scalar repr (np.float64(...)) in any output, and no table column of integers printed as floats."""
+    context, page, _, _ = _open(browser, (HTML / f"{page_name}.html").as_uri())
+    try:
+        report = page.evaluate(r"""() => {
+          const visible = e => e.offsetParent !== null;
+          const bookkeeping = Array.from(document.querySelectorAll('.cell .cell_input')).filter(visible)
+            .map(e => e.innerText).filter(t => {
+              const lines = t.split('\n').map(l => l.trim()).filter(l => l && !l.startsWith('#'));
+              return lines.length && lines.every(l => /^(glue\(|from myst_nb import glue)/.test(l));
+            });
+          const unwrapped = Array.from(document.querySelectorAll('div.highlight pre'))
+            .filter(e => getComputedStyle(e).whiteSpace !== 'pre-wrap').length;
+          const unscrolled = Array.from(document.querySelectorAll('.cell_output table'))
+            .filter(t => getComputedStyle(t).overflowX !== 'auto').length;
+          const outputs = Array.from(document.querySelectorAll('.cell_output')).map(e => e.textContent).join('\n');
+          const reprs = (outputs.match(/np\.(float|int|bool_)\w*\(/g) || []).slice(0, 3);
+          const floatInts = [];
+          document.querySelectorAll('.cell_output table').forEach(t => {
+            const rows = Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.textContent.trim()));
+            if (!rows.length) return;
+            for (let j = 0; j < rows[0].length; j++) {
+              const col = rows.map(r => r[j]).filter(v => v !== undefined && v !== '' && v !== 'NaN');
+              if (col.length && col.every(v => /^-?\d+\.0$/.test(v))) floatInts.push(col.slice(0, 3).join(', '));
+            }
+          });
+          return {bookkeeping: bookkeeping.map(t => t.slice(0, 80)), unwrapped, unscrolled, reprs, floatInts};
+        }""")
+        assert not report["bookkeeping"], f"visible bookkeeping cells (tag them remove-input): {report['bookkeeping']}"
+        assert report["unwrapped"] == 0, "long code lines must wrap"
+        assert report["unscrolled"] == 0, "wide output tables must scroll"
+        assert not report["reprs"], f"numpy scalar reprs printed: {report['reprs']}"
+        assert not report["floatInts"], f"integer columns printed as floats: {report['floatInts']}"
+    finally:
+        context.close()

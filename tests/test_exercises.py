@@ -15,9 +15,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import BOOK
 
 import htsgd as hs
+from conftest import BOOK
 from htsgd import exercises as ex
 
 
@@ -253,3 +253,29 @@ def test_nbgrader_generates_and_autogrades_chapter_1(kit, tmp_path):
     # The prose answers are graded by hand (1 point each): autograde leaves them at 0 for everyone.
     assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
     assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)
+
+
+@pytest.mark.slow
+def test_book_student_has_no_solutions(tmp_path):
+    """make book-student on a one-chapter table of contents: every exercise is there with its badge, no solution
+    (text, code or output) is anywhere in the site, and no button hands out the page's source or notebook.
+    Chapters are not executed here (the check is about what the transform removes), so glued values are
+    missing and the strict build's exit status is not asserted."""
+    toc = tmp_path / "toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\ndefaults:\n  numbered: true\nparts:\n"
+                   "  - caption: Part\n    chapters:\n      - file: book/stable\n"
+                   "  - caption: Back\n    numbered: false\n    chapters:\n      - file: book/exercises\n")
+    module = _make_student()
+    module.build_html("off", tmp_path / "out", toc, tmp_path / "cache")
+    site = tmp_path / "out" / "_build" / "html"
+    page = (site / "book" / "stable.html").read_text()
+    found = ex.find_exercises((BOOK / "stable.md").read_text())
+    assert page.count('class="htsgd-exercise-meta"') == len(found)
+    assert 'class="solution' not in page and "Solution to" not in page
+    every_file = "\n".join(p.read_text(errors="ignore") for p in site.rglob("*.html"))
+    for e in found:
+        code_lines = [ln for ln in e.solution.splitlines() if ln.startswith("answer = ")]
+        assert code_lines and all(ln not in every_file for ln in code_lines), f"{e.label}'s solution leaked"
+    assert not (site / "_sources").exists()
+    assert "download-source-button" not in page and "colab.research.google.com" not in page
+    assert "exercises without solutions" in page

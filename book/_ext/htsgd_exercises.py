@@ -14,7 +14,8 @@ A local Sphinx extension (loaded from ``_config.yml``), on top of sphinx-exercis
 3. ``htsgd_hide_solutions = True`` (the ``make book-student`` build) removes every solution,
    gated or not, after sphinx-exercise has merged the gated ones. sphinx-exercise's own
    ``hide_solutions`` cannot be used: it drops ``solution-start`` but keeps ``solution-end``,
-   and the gated-directive check then stops the build.
+   and the gated-directive check then stops the build. That build also drops the page buttons
+   that would hand out the solutions (source and notebook downloads, Binder and Colab).
 """
 
 from __future__ import annotations
@@ -117,6 +118,35 @@ def _read_exercises(app, doctree) -> None:
 
         for node in list(doctree.findall(lambda n: isinstance(n, (solution_node, solution_start_node)))):
             node.parent.remove(node)
+
+
+_HANDS_OUT_SOLUTIONS = ("download-source-button", "download-notebook-button", "launch", "binder", "colab",
+                        "jupyterhub", "thebe")
+
+
+def _student_buttons(app, pagename, templatename, context, doctree) -> None:
+    """In the solutions-free build, drop the buttons that would hand out the solutions (the page's source,
+    its notebook, Binder and Colab launchers); keep the rest (print to PDF, repository, full screen)."""
+    if not app.config.htsgd_hide_solutions or "header_buttons" not in context:
+        return
+
+    def keep(button) -> bool:
+        label = str(button.get("label", "")) + " " + str(button.get("url", ""))
+        return not any(word in label.lower() for word in _HANDS_OUT_SOLUTIONS)
+
+    def prune(buttons):
+        kept = []
+        for button in buttons:
+            if not keep(button):
+                continue
+            if "buttons" in button:
+                button = {**button, "buttons": prune(button["buttons"])}
+                if not button["buttons"]:
+                    continue
+            kept.append(button)
+        return kept
+
+    context["header_buttons"] = prune(context["header_buttons"])
 
 
 def _purge(app, env, docname) -> None:
@@ -260,5 +290,6 @@ def setup(app) -> dict[str, Any]:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _outdated)
+    app.connect("html-page-context", _student_buttons, priority=900)
     app.connect("doctree-resolved", _resolve_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
