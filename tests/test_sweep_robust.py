@@ -355,3 +355,29 @@ def test_experiment_config_field_values_come_from_the_modules():
     assert set(sweep.NOISE_TYPES) == set(hs.optim.NOISE_TYPES)
     assert set(sweep.DATASETS) <= set(hs.data.names())
     assert ExperimentConfig(dataset="digits").dataset == "digits"
+
+
+def test_control_of_a_record_with_a_bad_iteration_count_recomputes_it_once(tmp_path):
+    counter = tmp_path / "count.txt"
+    cfg = SweepConfig(
+        name="controls",
+        runner="test_sweep:toy_cell",
+        base=ExperimentConfig(width=8, sigma=0.1, stop_train_acc=0.9,
+                              dataset_options={"counter": str(counter)}),
+        grid={"alpha": ["none", 1.5]},
+        matched_steps=(1.5,),
+    )
+    first = _run(cfg, tmp_path)
+    noisy = first[first.alpha == 1.5].hash.iloc[0]
+    path = sweep.cell_path(noisy, tmp_path)
+    record = json.loads(path.read_text())
+    record["metrics"]["iterations"] = "many"
+    path.write_text(json.dumps(record))
+    with pytest.warns(UserWarning, match="iterations is 'many'"):
+        again = _run(cfg, tmp_path)
+    assert executions(counter) == 4  # 2 grid + 1 control, then the damaged cell once
+    assert again.drop(columns="seconds").equals(first.drop(columns="seconds"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _run(cfg, tmp_path)
+    assert executions(counter) == 4

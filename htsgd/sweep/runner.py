@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,13 @@ class _Run:
         )
         self.records[digest] = self.cache.put(record)
 
-    def run(self, cells: list[ExperimentConfig], hashes: list[str], desc: str) -> None:
-        """Run the cells that are not done; store each record as soon as its cell finishes."""
+    def run(
+        self, cells: list[ExperimentConfig], hashes: list[str], desc: str, *, force: bool = False
+    ) -> None:
+        """Run the cells that are not done (all of them if ``force``); store each record at once."""
         pending: dict[str, ExperimentConfig] = {}
         for cell, digest in zip(cells, hashes, strict=True):
-            record = None if self.recompute else self.cache.get(digest)
+            record = None if self.recompute or force else self.cache.get(digest)
             if record is not None:
                 self.records[digest] = record
             else:
@@ -153,14 +156,33 @@ class _Run:
         finally:
             bar.close()
 
+    def _iterations(self, digest: str) -> int | None:
+        iters = self.records[digest]["metrics"].get("iterations")
+        ok = isinstance(iters, int) and not isinstance(iters, bool) and iters >= 1
+        return iters if ok else None
+
     def controls(self, grid: list[ExperimentConfig], hashes: list[str]) -> list[tuple[ExperimentConfig, str]]:
         """The matched-steps controls: (noise-free cell, hash of the noisy cell it matches)."""
         out = []
         for cell, digest in zip(grid, hashes, strict=True):
             if cell.noisy and any(math.isclose(cell.alpha, a) for a in self.config.matched_steps):
-                iters = self.records[digest]["metrics"].get("iterations")
-                if not isinstance(iters, int) or isinstance(iters, bool) or iters < 1:
-                    raise ValueError(f"cell {digest[:12]} has no iteration count to match: {iters!r}")
+                iters = self._iterations(digest)
+                if iters is None:
+                    # A cached record without a usable count is damaged: run its cell again, once.
+                    warnings.warn(
+                        f"corrupt cache file {self.cache.path(digest)} (iterations is "
+                        f"{self.records[digest]['metrics'].get('iterations')!r}): "
+                        "the cell will be recomputed",
+                        stacklevel=3,
+                    )
+                    self.run([cell], [digest], f"{self.config.name} (recompute)", force=True)
+                    iters = self._iterations(digest)
+                if iters is None:
+                    raise ValueError(
+                        f"cell {digest[:12]} has no iteration count to match: "
+                        f"{self.records[digest]['metrics'].get('iterations')!r} "
+                        f"(runner {self.config.runner!r})"
+                    )
                 control = cell.replace(alpha=None, sigma=0.0, stop_train_acc=None, max_iters=iters)
                 out.append((control, digest))
         return out
