@@ -28,6 +28,7 @@ __all__ = [
     "Exercise",
     "Reference",
     "REFERENCES",
+    "UNCHECKED",
     "check",
     "exercise_classes",
     "find_exercises",
@@ -191,6 +192,18 @@ def _gaussian_mce_removed() -> float:
     return 1 - brentq(lambda k: gaussian_limit(k) - math.sqrt(0.1), 1e-12, 1 - 1e-12, xtol=1e-12)
 
 
+def _gaussian_neuron_fraction() -> float:
+    from .compress import noise_reference_fraction
+
+    return noise_reference_fraction(2.0, 512, tau=0.1)  # closed form at alpha = 2 (one Gaussian per neuron)
+
+
+def _chi2_neuron_fraction() -> float:
+    from .compress import noise_reference_fraction
+
+    return noise_reference_fraction(2.0, 512, tau=0.1, noise="per_weight", input_dim=40)
+
+
 _ROUNDING = "an exact value: the tolerance only allows rounding to about four significant digits"
 
 REFERENCES: dict[str, Reference] = {
@@ -295,7 +308,25 @@ REFERENCES: dict[str, Reference] = {
             "Solve hs.compress.gaussian_limit(kappa) = sqrt(tau) for kappa (scipy.optimize.brentq); the removed "
             "fraction is 1 - kappa.",
         ),
+        Reference(
+            "ex-experiments-1", "the fraction of Gaussian neurons mce-0.1 prunes as n -> infinity",
+            _gaussian_neuron_fraction, 0.0, 1e-3, "an exact value (the root of a closed form): 1e-3 allows rounding",
+            "The removed share below t is 2 Phi(t) - 1 - 2 t phi(t); solve it equal to tau, then the fraction "
+            "pruned is P(|Z| <= t) = 2 Phi(t) - 1.",
+        ),
+        Reference(
+            "ex-experiments-2", "the fraction pruned for d = 40 Gaussian weights per neuron at tau = 0.1",
+            _chi2_neuron_fraction, 1e-3, 0.0, _ROUNDING,
+            "Solve F_{d+2}(q) = tau with scipy.stats.chi2(d + 2).ppf, then evaluate F_d(q) with chi2(d).cdf.",
+        ),
     ]
+}
+
+#: Exercises that ask for an ``answer`` with no reference: the answer is a statistic of the chapter's own
+#: computed results (a sweep), which only the chapter has; their solution shows how it is computed.
+UNCHECKED: dict[str, str] = {
+    "ex-experiments-3": "the ratio depends on the chapter's sweep results",
+    "ex-experiments-5": "the rank correlation depends on the chapter's sweep results",
 }
 
 
@@ -310,6 +341,8 @@ def labels() -> tuple[str, ...]:
 def _lookup(label: Any) -> Reference:
     if not isinstance(label, str):
         raise TypeError(f"label must be a str such as 'ex-stable-1', got {type(label).__name__} {label!r}")
+    if label in UNCHECKED:
+        raise ValueError(f"{label} has no self-check: {UNCHECKED[label]}; compare with the solution instead")
     if label not in REFERENCES:
         raise ValueError(f"label must be one of the exercises with a self-check ({', '.join(REFERENCES)}), got {label!r}")
     return REFERENCES[label]
