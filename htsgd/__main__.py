@@ -91,7 +91,7 @@ def _info() -> int:
 
     import htsgd
 
-    from .sweep import cache_dir
+    from .sweep import available_cpus, cache_dir
 
     print(f"htsgd {htsgd.__version__}")
     print(f"python {platform.python_version()} on {platform.platform()}")
@@ -99,6 +99,7 @@ def _info() -> int:
     cuda = torch.cuda.is_available()
     print(f"cuda: {torch.cuda.get_device_name(0) if cuda else 'not available'}")
     print(f"cpu threads: {torch.get_num_threads()}")
+    print(f"cpus this process may use: {available_cpus()} (sweep workers by default)")
     print(f"sweep cache: {cache_dir()}")
     return 0
 
