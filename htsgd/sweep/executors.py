@@ -27,7 +27,7 @@ from .config import EXECUTORS
 __all__ = ["available_cpus", "Workers", "open_executor", "check_scheduler"]
 
 # How long a Dask client waits for a scheduler before giving up.
-_DASK_CONNECT_TIMEOUT_S = 5
+_DASK_CONNECT_TIMEOUT_S = 3
 
 
 def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
