@@ -253,7 +253,7 @@ def _fused_step(
         gate = torch.empty(shape, dtype=w.dtype)
         if buffers is not None:
             buffers.update(shape=shape, pre=pre, gate=gate)
-    torch.matmul(w, x.T, out=pre)
+    torch.mm(w.reshape(-1, d), x.T, out=pre.view(-1, npts))  # one (B n, d) x (d, P) product
     if activation == "relu":
         torch.gt(pre, 0, out=gate)
         h = pre.relu_()
