@@ -27,6 +27,9 @@ __all__ = [
     "check_finite",
 ]
 
+#: The most elements a torch tensor can index.
+_MAX_NUMEL = 2**63 - 1
+
 #: Floating dtypes that every sampler and network in htsgd supports.
 FLOAT_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64)
 
@@ -47,6 +50,7 @@ def check_real(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    finite: bool = False,
 ) -> float:
     """Validate a real scalar and return it as a Python ``float``.
 
@@ -61,6 +65,9 @@ def check_real(
         Bounds of the allowed interval; ``None`` means unbounded.
     low_open, high_open : bool
         Whether the bound itself is excluded.
+    finite : bool
+        Reject ``inf`` and ``-inf`` even where the interval is unbounded (a step size,
+        a scale or a location must be a number, not a limit).
 
     Returns
     -------
@@ -71,7 +78,7 @@ def check_real(
     TypeError
         If ``value`` is not a real number.
     ValueError
-        If ``value`` is NaN or outside the interval.
+        If ``value`` is NaN or outside the interval (or infinite with ``finite=True``).
     """
     if isinstance(value, torch.Tensor):
         if value.numel() != 1 or value.is_complex():
@@ -83,6 +90,8 @@ def check_real(
     interval = _interval(low, high, low_open, high_open)
     if math.isnan(x):
         raise ValueError(f"{name} must be a number in {interval}, got nan")
+    if finite and math.isinf(x):
+        raise ValueError(f"{name} must be a finite number in {interval}, got {x}")
     too_low = low is not None and (x < low or (low_open and x == low))
     too_high = high is not None and (x > high or (high_open and x == high))
     if too_low or too_high:
@@ -150,18 +159,23 @@ def check_size(name: str, size: Any) -> tuple[int, ...]:
     TypeError
         If ``size`` or an entry of it is not an integer (``2.0`` included).
     ValueError
-        If an entry is negative.
+        If an entry is negative, or the shape has more elements than a tensor can index.
     """
     if isinstance(size, torch.Size):
         size = tuple(size)
     if isinstance(size, Sequence) and not isinstance(size, (str, bytes)):
-        return tuple(check_int(f"{name}[{i}]", s, low=0) for i, s in enumerate(size))
+        shape = tuple(check_int(f"{name}[{i}]", s, low=0) for i, s in enumerate(size))
+        if math.prod(shape) > _MAX_NUMEL:
+            raise ValueError(
+                f"{name} {shape} has {math.prod(shape)} elements, more than a tensor can index (2**63 - 1)"
+            )
+        return shape
     if isinstance(size, bool) or not isinstance(size, numbers.Integral):
         raise TypeError(
             f"{name} must be a non-negative integer or a tuple of them, "
             f"got {type(size).__name__} {size!r}"
         )
-    return (check_int(name, size, low=0),)
+    return (check_int(name, size, low=0, high=_MAX_NUMEL),)
 
 
 def check_dtype(

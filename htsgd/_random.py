@@ -44,18 +44,25 @@ def resolve_device(device: Any = None) -> torch.device:
     """Normalise ``device`` (``None``, a string or a ``torch.device``) to a ``torch.device``.
 
     ``None`` means torch's current default device (the CPU unless the caller
-    changed it with ``torch.set_default_device``).
+    changed it with ``torch.set_default_device``). A CUDA device is refused with a clear
+    ``ValueError`` where CUDA is not available.
     """
     if device is None:
-        return torch.get_default_device()
-    if isinstance(device, torch.device):
-        return device
-    if isinstance(device, str):
+        dev = torch.get_default_device()
+    elif isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
         try:
-            return torch.device(device)
+            dev = torch.device(device)
         except RuntimeError as err:
             raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
-    raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    else:
+        raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(dev)!r} but CUDA is not available here (torch {torch.__version__}); use 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={str(dev)!r} but only {torch.cuda.device_count()} CUDA device(s) exist")
+    return dev
 
 
 def resolve_dtype(dtype: Any = None) -> torch.dtype:
@@ -94,6 +101,8 @@ def torch_generator(generator: SeedLike = None, device: Any = None) -> torch.Gen
         For a negative seed, or a generator that lives on another device.
     """
     dev = resolve_device(device)
+    if dev.type == "meta":
+        raise ValueError("device='meta' holds no data, so no random numbers can be drawn on it; use 'cpu' or 'cuda'")
     if isinstance(generator, torch.Generator):
         if not _same_device(generator.device, dev):
             raise ValueError(

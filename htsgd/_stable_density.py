@@ -33,8 +33,8 @@ def check_law(alpha: Any, beta: Any, scale: Any, loc: Any, parameterization: Any
     """Validate (alpha, beta, scale, loc, parameterization); errors name the argument."""
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
     beta = check_real("beta", beta, low=-1.0, high=1.0)
-    scale = check_real("scale", scale, low=0.0, low_open=True)
-    loc = check_real("loc", loc)
+    scale = check_real("scale", scale, low=0.0, low_open=True, finite=True)
+    loc = check_real("loc", loc, finite=True)
     if not isinstance(parameterization, str):
         raise TypeError(f"parameterization must be 'S1' or 'S0', got {parameterization!r}")
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)

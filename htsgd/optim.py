@@ -24,11 +24,13 @@ filter of a convolution):
 ``"isotropic"`` (type 3)
     one rotationally invariant stable vector per row, every one-dimensional
     projection exactly ``SaS(alpha, 1)`` (:func:`htsgd.stable.sample_isotropic`).
-    The authors' code draws coordinates of scale ``1/sqrt(2)``; ours is exact.
+    The authors' code draws coordinates of scale ``1/sqrt(2)`` at every alpha; ours is exact.
 
 Scale convention: ``SaS(2, 1) = N(0, 2)``. The authors add ``N(0, 1)`` at
-``alpha = 2``; their ``sigma_a`` corresponds to ``sigma = sigma_a / sqrt(2)`` here
-(:func:`authors_sigma_to_ours`). For ``alpha < 2`` the two conventions agree.
+``alpha = 2`` and isotropic vectors with coordinates of scale ``1/sqrt(2)`` at every
+alpha; their ``sigma_a`` corresponds to ``sigma = sigma_a / sqrt(2)`` here in both cases
+(:func:`authors_sigma_to_ours`). Otherwise (types 1 and 2 with ``alpha < 2``) the two
+conventions agree.
 """
 
 from __future__ import annotations
@@ -65,24 +67,55 @@ _GEN_KEY = "htsgd_generators"
 def noise_scale(lr: float, alpha: float, sigma: float) -> float:
     """The factor ``sigma * lr**(1/alpha)`` that multiplies the standard stable noise.
 
+    Returns ``inf`` where the factor exceeds double precision (``lr > 1`` with a small
+    ``alpha``); :meth:`HeavyTailedSGD.step` refuses a factor beyond its parameters' dtype.
     Introduced in the chapter *Heavy-tailed SGD*.
     """
-    lr = check_real("lr", lr, low=0.0, low_open=True)
+    lr = check_real("lr", lr, low=0.0, low_open=True, finite=True)
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-    sigma = check_real("sigma", sigma, low=0.0)
-    return sigma * lr ** (1.0 / alpha)
+    sigma = check_real("sigma", sigma, low=0.0, finite=True)
+    return _noise_scale(lr, alpha, sigma)
 
 
-def authors_sigma_to_ours(sigma_authors: float, alpha: float) -> float:
-    """Convert the authors' noise level to this package's (they use N(0, 1) at alpha = 2).
+def _noise_scale(lr: float, alpha: float, sigma: float) -> float:
+    if sigma == 0.0:
+        return 0.0
+    try:
+        return sigma * lr ** (1.0 / alpha)  # a product beyond the double range is inf
+    except OverflowError:  # lr**(1/alpha) itself: lr > 1 and a small alpha
+        return math.inf
 
-    ``SaS(2, 1) = N(0, 2)``, so at ``alpha = 2`` the authors' ``sigma_a N(0, 1)``
-    equals ``(sigma_a / sqrt 2) SaS(2, 1)``; for ``alpha < 2`` nothing changes.
+
+def authors_sigma_to_ours(sigma_authors: float, alpha: float, noise: str) -> float:
+    """Convert the authors' noise level ``sigma_a`` for noise type ``noise`` to this package's ``sigma``.
+
+    The authors add ``sigma_a N(0, 1)`` at ``alpha = 2`` (``SaS(2, 1) = N(0, 2)`` here) and,
+    for isotropic noise (type 3), vectors whose coordinates have scale ``1/sqrt(2)`` at every
+    alpha (ours have scale 1). So ``sigma = sigma_a / sqrt(2)`` for ``"isotropic"`` at every
+    alpha and for every type at ``alpha = 2``, and ``sigma = sigma_a`` otherwise.
+
+    Parameters
+    ----------
+    sigma_authors : float
+        The authors' noise level, finite and ``>= 0``.
+    alpha : float
+        Tail index in (0, 2].
+    noise : {"per_neuron", "per_weight", "isotropic"}
+        The noise type (the paper's types 1, 2, 3).
+
+    Returns
+    -------
+    float
+
     Introduced in the chapter *Heavy-tailed SGD*.
     """
-    sigma_authors = check_real("sigma_authors", sigma_authors, low=0.0)
+    sigma_authors = check_real("sigma_authors", sigma_authors, low=0.0, finite=True)
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-    return sigma_authors / math.sqrt(2.0) if alpha == 2.0 else sigma_authors
+    if not isinstance(noise, str):
+        raise TypeError(f"noise must be one of {NOISE_TYPES}, got {type(noise).__name__} {noise!r}")
+    check_choice("noise", noise, NOISE_TYPES)
+    halved = noise == "isotropic" or alpha == 2.0
+    return sigma_authors / math.sqrt(2.0) if halved else sigma_authors
 
 
 def _check_noise(value: Any) -> str | bool:
@@ -154,14 +187,14 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         generator: SeedLike = None,
         fused: bool | None = None,
     ) -> None:
-        lr = check_real("lr", lr, low=0.0, low_open=True)
-        alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-        sigma = check_real("sigma", sigma, low=0.0)
+        lr = check_real("lr", lr, **_GROUP_CHECKS["lr"])
+        alpha = stable._check_sampling_alpha(check_real("alpha", alpha, **_GROUP_CHECKS["alpha"]))
+        sigma = check_real("sigma", sigma, **_GROUP_CHECKS["sigma"])
         noise = _check_noise(noise)
         if noise is False or noise is True:
             raise ValueError(f"noise must name a noise type, one of {NOISE_TYPES}; got {noise!r}")
-        momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
-        weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+        momentum = check_real("momentum", momentum, **_GROUP_CHECKS["momentum"])
+        weight_decay = check_real("weight_decay", weight_decay, **_GROUP_CHECKS["weight_decay"])
         self._default_noise = noise
         if fused is not None:
             check_bool("fused", fused)
@@ -179,19 +212,15 @@ class HeavyTailedSGD(torch.optim.Optimizer):
     # -- param groups ---------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group, validating its optional overrides (see the class docstring)."""
-        for key, kwargs in (
-            ("lr", dict(low=0.0, low_open=True)),
-            ("alpha", dict(low=0.0, high=2.0, low_open=True)),
-            ("sigma", dict(low=0.0)),
-            ("momentum", dict(low=0.0, high=1.0, high_open=True)),
-            ("weight_decay", dict(low=0.0)),
-        ):
-            if key in param_group:
-                param_group[key] = check_real(key, param_group[key], **kwargs)
+        _check_group(param_group)
         if "noise" in param_group:
             value = _check_noise(param_group["noise"])
             param_group["noise"] = self._default_noise if value is True else value
         super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group["noise"] is not False and group["sigma"] > 0:
+            for p in group["params"]:
+                _check_noise_dtype(p)
 
     # -- generators -----------------------------------------------------------------------------
     def _generator(self, device: torch.device) -> torch.Generator:
@@ -222,6 +251,12 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         """Restore parameters' state and the noise generators, so a resumed run continues identically."""
         state_dict = dict(state_dict)
         gens = state_dict.pop(_GEN_KEY, None)
+        groups = state_dict.get("param_groups", [])
+        for i, group in enumerate(groups):
+            # A saved group is checked as a new one would be (a hand-edited lr = -1 fails here).
+            _check_group(dict(group), where=f"state_dict['param_groups'][{i}]")
+            if "noise" in group and group["noise"] is not False:
+                check_choice(f"state_dict['param_groups'][{i}]['noise']", group["noise"], NOISE_TYPES)
         super().load_state_dict(state_dict)
         if gens is None:
             return
@@ -242,6 +277,11 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        for group in self.param_groups:
+            if group["noise"] is not False and group["sigma"] != 0.0:
+                scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
+                for p in group["params"]:  # refuse before any weight moves
+                    _check_noise_fits(p, scale)
         for group in self.param_groups:
             params, grads, bufs = [], [], []
             for p in group["params"]:
@@ -271,13 +311,53 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             kind = group["noise"]
             if kind is False or group["sigma"] == 0.0:
                 continue
-            scale = group["sigma"] * group["lr"] ** (1.0 / group["alpha"])
+            scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
             # Noise goes on every parameter of the group, gradient or not: the Levy
             # motion drives all coordinates of the particle system.
             for p in group["params"]:
                 fused = self._fused if self._fused is not None else (p.is_cuda and fused_available())
                 add_stable_noise_(p, group["alpha"], scale, kind, self._generator(p.device), fused=fused)
         return loss
+
+
+#: The checks of every numeric hyperparameter, shared by the constructor, the groups and load_state_dict.
+_GROUP_CHECKS: dict[str, dict[str, Any]] = {
+    "lr": dict(low=0.0, low_open=True, finite=True),
+    "alpha": dict(low=0.0, high=2.0, low_open=True),
+    "sigma": dict(low=0.0, finite=True),
+    "momentum": dict(low=0.0, high=1.0, high_open=True),
+    "weight_decay": dict(low=0.0, finite=True),
+}
+
+
+def _check_group(group: dict[str, Any], where: str = "") -> None:
+    """Validate (and normalise to floats) the hyperparameters present in ``group``."""
+    for key, kwargs in _GROUP_CHECKS.items():
+        if key in group:
+            name = f"{where}[{key!r}]" if where else key
+            group[key] = check_real(name, group[key], **kwargs)
+            if key == "alpha":
+                stable._check_sampling_alpha(group[key])
+
+
+def _check_noise_dtype(p: torch.Tensor) -> None:
+    """Refuse float16 parameters: heavy-tailed noise overflows half precision (largest 65504)."""
+    if p.dtype == torch.float16:
+        raise TypeError(
+            "HeavyTailedSGD cannot add stable noise to a float16 parameter: heavy-tailed draws "
+            "overflow half precision (largest value 65504) within a few steps; keep the noisy "
+            "parameters in float32 or bfloat16 (torch.autocast can still run the forward pass in float16)"
+        )
+
+
+def _check_noise_fits(p: torch.Tensor, scale: float) -> None:
+    """Refuse float16 parameters and a noise scale beyond the parameter's dtype."""
+    _check_noise_dtype(p)
+    if p.is_floating_point() and not scale <= torch.finfo(p.dtype).max:
+        raise ValueError(
+            f"the noise scale sigma * lr**(1/alpha) = {scale:g} exceeds the largest {p.dtype} "
+            f"({torch.finfo(p.dtype).max:g}); every noisy weight would overflow: use a smaller sigma or lr"
+        )
 
 
 def _device_key(device: Any) -> str:
@@ -291,47 +371,31 @@ def _device_key(device: Any) -> str:
 # Fused noise for GPUs. Eager CMS launches about a dozen small elementwise kernels per draw; on a
 # GPU that launch overhead, and the extra passes over memory for per-weight noise, cost more than
 # the arithmetic. Uniforms (and Gaussians) are drawn with torch.rand / torch.randn from the
-# optimizer's generator, and one compiled elementwise kernel turns them into the noise and adds it:
-# the same law as htsgd.stable's samplers and a reproducible stream (seeding and resuming work as
-# in the eager path), though not the same numbers as the eager path.
+# optimizer's generator, and one compiled elementwise kernel turns them into the noise and adds it.
+# The kernel compiles the very functions of htsgd.stable's core (one formula, one clamp policy), so
+# the law is the same and a reproducible stream (seeding and resuming work as in the eager path); the
+# numbers differ from the eager path's because the uniforms do (the eager path draws through
+# htsgd.stable.sample: numpy streams on the CPU, the Triton kernel on CUDA).
 # ------------------------------------------------------------------------------------------------
-def _angle_exp(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """V ~ U(-pi/2, pi/2) and W ~ Exp(1) from ``u = rand((2, ...))``, kept off the poles of CMS."""
-    eps = torch.finfo(u.dtype).eps
-    tiny = torch.finfo(u.dtype).tiny
-    half_pi = math.pi / 2
-    v = ((u[0] - 0.5) * math.pi).clamp(-half_pi * (1 - eps), half_pi * (1 - eps))
-    w = (-torch.log1p(-u[1])).clamp_min(tiny)
-    return v, w
-
-
 def _sas_from_uniform(u: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Standard SaS(alpha, 1) from two uniforms per draw (symmetric Chambers-Mallows-Stuck)."""
-    v, w = _angle_exp(u)
-    if alpha == 2.0:
-        return 2.0 * torch.sin(v) * torch.sqrt(w)
-    if alpha == 1.0:
-        return torch.tan(v)
-    return torch.sin(alpha * v) * torch.exp(
-        -torch.log(torch.cos(v)) / alpha
-        + ((1 - alpha) / alpha) * (torch.log(torch.cos((1 - alpha) * v)) - torch.log(w))
-    )
+    """Standard SaS(alpha, 1) from ``u = rand((2, ...))``, by the core of :mod:`htsgd.stable`.
+
+    The same function as every other sampler of htsgd (``stable._cms_from_uniforms``), so the
+    eager, the compiled and the CPU paths share one formula and one clamp policy; ``u`` is
+    overwritten and its first row returned.
+    """
+    stable._cms_from_uniforms(alpha, 0.0, False, u[0], u[1], torch.empty_like(u[0]))
+    return u[0]
 
 
 def _isotropic_from_draws(u: torch.Tensor, g: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Rows ``sqrt(A) g`` with ``A ~ S(alpha/2, 1, 2 cos(pi alpha/4)^(2/alpha))`` (sub-Gaussian law)."""
-    if alpha == 2.0:
-        return math.sqrt(2.0) * g
-    a = alpha / 2
-    v, w = _angle_exp(u)
-    t = math.tan(math.pi * a / 2)
-    b = math.atan(t) / a
-    s = (1 + t * t) ** (1 / (2 * a))
-    vb = v + b
-    mix = (2 * math.cos(math.pi * alpha / 4) ** (2 / alpha)) * (
-        s * torch.sin(a * vb) / torch.cos(v) ** (1 / a) * (torch.cos(v - a * vb) / w) ** ((1 - a) / a)
-    )
-    return torch.sqrt(mix).unsqueeze(-1) * g
+    """Rows ``sqrt(A) g`` with ``A ~ S(alpha/2, 1, 2 cos(pi alpha/4)^(2/alpha))`` (sub-Gaussian law).
+
+    ``sqrt(A)`` comes from the core of :mod:`htsgd.stable` (``u = rand((2, rows))`` is
+    overwritten); at ``alpha = 2``, ``A = 2``.
+    """
+    stable._sqrt_mixing_from_uniforms(alpha, u[0], u[1], torch.empty_like(u[0]))
+    return stable._isotropic_rows_(g.clone(), u[0])
 
 
 def _add_sas_(p: torch.Tensor, u: torch.Tensor, alpha: float, scale: float, per_row: bool) -> None:
@@ -380,7 +444,7 @@ def _add_fused_(
 ) -> None:
     if kind == "isotropic":
         rows = p.shape[0]
-        g = torch.randn((rows, p[0].numel()), generator=generator, device=p.device, dtype=dtype)
+        g = torch.randn((rows, math.prod(p.shape[1:])), generator=generator, device=p.device, dtype=dtype)
         u = torch.rand((2, rows), generator=generator, device=p.device, dtype=dtype)
         _compiled("iso")(p, u, g, alpha, scale)
         return
@@ -407,6 +471,9 @@ def add_stable_noise_(
     """
     if noise not in NOISE_TYPES:
         raise ValueError(f"noise must be one of {NOISE_TYPES}; got {noise!r}")
+    _check_noise_fits(p, scale)
+    if p.numel() == 0 or scale == 0.0:
+        return p
     dtype = p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32
     if p.dim() <= 1 or noise == "per_weight":
         kind = "per_weight"
@@ -433,7 +500,7 @@ def add_stable_noise_(
         x = x.view(rows, *([1] * (p.dim() - 1)))  # broadcast over the row: no (out, in) draw
     else:
         x = stable.sample_isotropic(
-            alpha, (p.shape[0],), p[0].numel(), generator=generator, device=p.device, dtype=dtype
+            alpha, (p.shape[0],), math.prod(p.shape[1:]), generator=generator, device=p.device, dtype=dtype
         ).view(p.shape)
     return p.add_(x.to(p.dtype), alpha=scale)
 

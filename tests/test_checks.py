@@ -41,6 +41,14 @@ class TestCheckReal:
         with pytest.raises(ValueError, match="sigma must be a number in .* got nan"):
             check_real("sigma", math.nan)
 
+    def test_finite_rejects_infinities(self):
+        """Issue 12, item 5: scale = inf, lr = inf and loc = inf were accepted."""
+        assert check_real("t", math.inf, low=0) == math.inf  # allowed unless finite=True
+        with pytest.raises(ValueError, match=r"scale must be a finite number in \(0, inf\), got inf"):
+            check_real("scale", math.inf, low=0, low_open=True, finite=True)
+        with pytest.raises(ValueError, match="loc must be a finite number"):
+            check_real("loc", -math.inf, finite=True)
+
     @pytest.mark.parametrize("bad", [True, "1.5", None, [1.0], 1 + 2j, torch.ones(2)])
     def test_non_reals_raise_type_error_naming_the_argument(self, bad):
         with pytest.raises(TypeError, match="^beta must be a real"):
@@ -89,6 +97,13 @@ class TestCheckSize:
     def test_bad_sizes(self, bad, exc):
         with pytest.raises(exc, match="size"):
             check_size("size", bad)
+
+    def test_sizes_beyond_a_tensor(self):
+        """Issue 12, item 10: (2**40, 2**40) reached torch and gave a C++ trace."""
+        with pytest.raises(ValueError, match=r"size \(1099511627776, 1099511627776\) has .* more than a tensor"):
+            check_size("size", (2**40, 2**40))
+        with pytest.raises(ValueError, match="size"):
+            check_size("size", 2**63)
 
 
 def test_check_dtype():

@@ -105,12 +105,46 @@ def test_noise_scale_is_sigma_times_lr_to_one_over_alpha():
 
 
 def test_authors_sigma_conversion():
-    assert authors_sigma_to_ours(0.003, 2.0) == pytest.approx(0.003 / math.sqrt(2))
-    assert authors_sigma_to_ours(0.003, 1.75) == 0.003
-    # At alpha = 2 the converted sigma gives N(0, sigma_a^2) increments per unit step.
-    inc = one_step_increment((20000,), 2.0, authors_sigma_to_ours(1.0, 2.0), 1.0, "per_weight", "cpu")
-    inc = inc * authors_sigma_to_ours(1.0, 2.0)
-    assert stats.kstest(inc.numpy(), stats.norm().cdf).pvalue > KS_LEVEL
+    assert authors_sigma_to_ours(0.003, 2.0, "per_neuron") == pytest.approx(0.003 / math.sqrt(2))
+    assert authors_sigma_to_ours(0.003, 1.75, "per_weight") == 0.003
+    # The authors' type-3 vectors have coordinates of scale 1/sqrt(2) at every alpha (issue 14).
+    assert authors_sigma_to_ours(0.003, 1.75, "isotropic") == pytest.approx(0.003 / math.sqrt(2))
+    with pytest.raises(ValueError, match="noise"):
+        authors_sigma_to_ours(0.003, 1.75, "cauchy")
+    with pytest.raises(ValueError, match="sigma_authors"):
+        authors_sigma_to_ours(math.inf, 2.0, "per_weight")
+
+
+@pytest.mark.parametrize(
+    "alpha,noise,authors_scale",
+    [
+        (2.0, "per_weight", None),  # the authors add sigma_a N(0, 1)
+        (2.0, "per_neuron", None),
+        (2.0, "isotropic", None),
+        (1.5, "per_weight", 1.0),  # sigma_a SaS(alpha, 1)
+        (1.5, "per_neuron", 1.0),
+        (1.5, "isotropic", 1 / math.sqrt(2)),  # coordinates SaS(alpha, 1/sqrt(2))
+        (1.2, "isotropic", 1 / math.sqrt(2)),
+    ],
+)
+def test_authors_sigma_conversion_matches_their_draws(alpha, noise, authors_scale):
+    """One step with the converted sigma has the law of the authors' increment sigma_a lr**(1/alpha) X_a.
+
+    The authors' coordinate law is N(0, 1) at alpha = 2 and SaS(alpha, c) otherwise, with c = 1
+    for types 1 and 2 and 1/sqrt(2) for type 3; KS test of 4000 coordinates (one per row) at level 1e-4.
+    """
+    sigma_a, lr = 0.7, 0.05
+    sigma = authors_sigma_to_ours(sigma_a, alpha, noise)
+    inc = one_step_increment((4000, 5), alpha, sigma, lr, noise, "cpu", seed=3)
+    coord = (inc[:, 0] * sigma / sigma_a).numpy()  # the increment over sigma_a lr**(1/alpha)
+    if authors_scale is None:
+        law = stats.norm().cdf
+    else:
+        law = lambda x: hs.stable.cdf(x, alpha, 0.0, authors_scale)  # noqa: E731
+    assert stats.kstest(coord, law).pvalue > KS_LEVEL
+    # The other convention is rejected: without the conversion the scale is off by sqrt(2).
+    if authors_scale != 1.0:
+        assert stats.kstest(coord * math.sqrt(2), law).pvalue < KS_LEVEL
 
 
 def test_noise_false_group_untouched_and_paper_groups():
@@ -263,6 +297,11 @@ def test_torch_generator_is_used_as_given():
         (dict(weight_decay=-1.0), ValueError, "weight_decay"),
         (dict(alpha="1.5"), TypeError, "alpha"),
         (dict(generator=-3), ValueError, "seed"),
+        # Issue 12, item 5: infinite hyperparameters were accepted.
+        (dict(lr=math.inf), ValueError, "lr must be a finite"),
+        (dict(sigma=math.inf), ValueError, "sigma must be a finite"),
+        (dict(weight_decay=math.inf), ValueError, "weight_decay must be a finite"),
+        (dict(alpha=1e-320), ValueError, "alpha"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):
@@ -281,6 +320,56 @@ def test_bad_group_values():
         HeavyTailedSGD([{"params": [p], "alpha": 3.0}], 0.1, alpha=1.5, sigma=0.1)
     with pytest.raises(TypeError, match="Module"):
         paper_param_groups([p])
+
+
+def test_float16_parameters_are_refused():
+    """Issue 12, item 6: alpha = 0.5, sigma = 1 overflowed float16 weights to inf within 20 steps."""
+    p = nn.Parameter(torch.zeros(10, 10, dtype=torch.float16))
+    with pytest.raises(TypeError, match="float16"):
+        HeavyTailedSGD([p], lr=0.1, alpha=0.5, sigma=1.0, generator=0)
+    # Made half after construction: refused at the step, before any weight is touched.
+    q = nn.Parameter(torch.zeros(10, 10))
+    opt = HeavyTailedSGD([q], lr=0.1, alpha=0.5, sigma=1.0, generator=0)
+    q.data = q.data.half()
+    q.grad = torch.zeros_like(q)
+    with pytest.raises(TypeError, match="float16"):
+        opt.step()
+    # Without noise a float16 group is plain SGD and allowed.
+    HeavyTailedSGD([{"params": [p], "noise": False}], lr=0.1, alpha=0.5, sigma=1.0)
+
+
+@pytest.mark.parametrize("alpha", [1.999999, 0.1, 1.000001])
+def test_isotropic_noise_is_finite_at_the_edges(alpha):
+    """Issue 12, item 2: isotropic noise at alpha = 1.999999 wrote NaN into the weights."""
+    p = nn.Parameter(torch.zeros(20000, 8))
+    p.grad = torch.zeros_like(p)
+    HeavyTailedSGD([p], lr=0.1, alpha=alpha, sigma=1.0, noise="isotropic", generator=1).step()
+    assert bool(torch.isfinite(p).all())
+
+
+def test_empty_parameters_and_overflowing_scales():
+    """Issue 12, item 10: a (0, 5) isotropic parameter raised IndexError; sigma = 1e300 a torch overflow."""
+    p = nn.Parameter(torch.zeros(0, 5))
+    p.grad = torch.zeros_like(p)
+    HeavyTailedSGD([p], lr=0.1, alpha=1.5, sigma=1.0, noise="isotropic", generator=0).step()
+    q = nn.Parameter(torch.zeros(3, 3))
+    q.grad = torch.zeros_like(q)
+    with pytest.raises(ValueError, match="sigma"):
+        HeavyTailedSGD([q], lr=0.1, alpha=1.5, sigma=1e300, generator=0).step()
+    assert bool((q == 0).all())  # refused before any weight moved
+    assert noise_scale(10.0, 0.001, 1.0) == math.inf  # lr**(1/alpha) beyond the double range
+
+
+def test_load_state_dict_revalidates():
+    """Issue 12, item 10: a saved lr = -1 loaded silently and failed later with a torch message."""
+    p = nn.Parameter(torch.zeros(3, 3))
+    opt = HeavyTailedSGD([p], lr=0.1, alpha=1.5, sigma=1.0, generator=0)
+    for key, value in (("lr", -1.0), ("alpha", 2.5), ("sigma", math.inf), ("noise", "cauchy")):
+        sd = opt.state_dict()
+        sd["param_groups"][0][key] = value
+        with pytest.raises(ValueError, match=key):
+            opt.load_state_dict(sd)
+    assert opt.param_groups[0]["lr"] == 0.1
 
 
 def test_half_precision_parameters_get_finite_noise():

@@ -47,10 +47,22 @@ def test_seed_is_stable_across_processes():
     assert outs == {here + "\n"}
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device type")
 def test_generator_on_wrong_device_is_rejected():
     gen = torch.Generator(device="cpu")
-    with pytest.raises(ValueError, match="generator lives on cpu but the numbers are drawn on meta"):
-        torch_generator(gen, "meta")
+    with pytest.raises(ValueError, match="generator lives on cpu but the numbers are drawn on cuda"):
+        torch_generator(gen, "cuda")
+
+
+def test_unusable_devices_are_named():
+    """Issue 12, item 10: 'meta' and 'cuda' without CUDA failed with torch's C++ messages."""
+    with pytest.raises(ValueError, match="device='meta'"):
+        torch_generator(0, "meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+            torch_generator(0, "cuda")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")
 
 
 @pytest.mark.parametrize("bad", [1.5, "seed", True, np.random.default_rng(0)])

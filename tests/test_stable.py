@@ -66,16 +66,36 @@ def test_s0_draws_near_alpha_one(alpha, beta, dtype):
     assert float(gap.median()) < 1e3 * abs(alpha - 1) + 1e-6
 
 
-@pytest.mark.parametrize("alpha,beta", [(0.3, -0.4), (0.7, 0.5), (0.5, 1.0), (1.5, -0.8), (1.9, -1.0), (1.3, 1.0)])
+def _weron_s1(alpha, beta, v, w):
+    """Weron's (1996) S1 formula written out plainly, in float64: the independent reference."""
+    t = beta * math.tan(math.pi * alpha / 2)
+    b = math.atan(t) / alpha
+    s = (1 + t * t) ** (1 / (2 * alpha))
+    vb = v + b
+    return s * torch.sin(alpha * vb) / torch.cos(v) ** (1 / alpha) * (torch.cos(v - alpha * vb) / w) ** ((1 - alpha) / alpha)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.3, -0.4), (0.7, 0.5), (0.5, 1.0), (1.5, -0.8), (1.9, -1.0), (1.3, 1.0),
+                                        (0.05, 0.5), (1.7, 0.5)])
 def test_s0_formula_is_weron_minus_the_shift(alpha, beta):
-    """Away from alpha = 1 the direct S0 formula equals Weron's S1 draw minus beta tan(pi alpha/2)."""
+    """Away from alpha = 1 the direct S0 formula equals Weron's S1 draw minus beta tan(pi alpha/2).
+
+    Both core formulas (the S0 rewrite and the log form of Weron's S1 formula in
+    ``_standard_cms``) against the plain formula on the same (V, W); (0.7, 0.5) once failed
+    (a guard assumed 1 + q >= 0 in the S0 rewrite). Draws the plain formula overflows are left out.
+    The rewrite's relative error is about 1e-16 times its exponent h, of order 1/alpha: 2e-10
+    at alpha = 0.05, hence the looser bound there.
+    """
+    tol = 1e-10 if alpha >= 0.1 else 1e-9
     gen = torch.Generator().manual_seed(2)
     v, w = st._angle_and_exponential(torch.rand(100_000, generator=gen, dtype=torch.float64),
                                       torch.rand(100_000, generator=gen, dtype=torch.float64))
+    ref = _weron_s1(alpha, beta, v, w)
+    ok = ref.abs() < 1e300
     s1 = st._standard_cms(alpha, beta, v, w)
-    s0 = st._skewed_cms_s0(alpha, beta, v, w)
-    shifted = s0 + beta * math.tan(math.pi * alpha / 2)
-    assert float(((shifted - s1).abs() / (1 + s1.abs())).max()) < 1e-10
+    shifted = st._skewed_cms_s0(alpha, beta, v, w) + beta * math.tan(math.pi * alpha / 2)
+    for x in (s1, shifted):
+        assert float(((x - ref).abs() / (1 + ref.abs()))[ok].max()) < tol
 
 
 def test_empirical_characteristic_function(device):
@@ -145,15 +165,43 @@ def test_triton_kernel_has_the_same_law_as_the_torch_path(alpha):
     assert stats.ks_2samp(fused, reference).pvalue > 1e-4
 
 
-def _cms_float64_from_words(alpha, angle_words, exp_words):
-    """The kernel's map from two random 32-bit words to a sample, in float64 (see _stable_triton)."""
+def _angle_exp_from_words(angle_words, exp_words):
+    """The kernel's map from two random 32-bit words to (V, W), in float64 (see _stable_triton)."""
     angle_words = angle_words.to(torch.int64) & 0xFFFFFFFF
     exp_words = exp_words.to(torch.int64) & 0xFFFFFFFF
     t = (2 * (angle_words >> 9) + 1).double() / 2**25  # |V| / pi
     t = torch.where((angle_words & 0x100) != 0, -t, t)
     v = math.pi * t
     w = -torch.log1p(-(2 * (exp_words >> 9) + 1).double() / 2**24)
-    return torch.sin(alpha * v) / torch.cos(v) ** (1 / alpha) * (torch.cos((1 - alpha) * v) / w) ** ((1 - alpha) / alpha)
+    return v, w
+
+
+def _cms_float64_from_words(alpha, angle_words, exp_words):
+    """The core of htsgd.stable (the torch paths' formula) in float64 on the kernel's (V, W)."""
+    v, w = _angle_exp_from_words(angle_words, exp_words)
+    return st._symmetric_cms_inplace(alpha, v, w, torch.empty_like(v))
+
+
+def test_kernel_grid_is_the_core_grid():
+    """The kernel's (V, W) from its words lie on the grids of the core's policy (CPU check).
+
+    The kernel's V are pi (2j + 1) / 2**25, the core's pi (U - 1/2 + eps/4) for float32
+    uniforms U = k / 2**24: the same set; the kernel's W and the core's W both lie in
+    [2**-24, log(2**24)] (eps/2 to log(2/eps) in float32).
+    """
+    words = torch.tensor([0, -1, 255, -256, 2**31 - 1, -(2**31), 2**23, 511, 512], dtype=torch.int32)
+    v, w = _angle_exp_from_words(words.repeat_interleave(9), words.repeat(9))
+    eps = torch.finfo(torch.float32).eps
+    u = torch.tensor([0.0, 1 - eps / 2, 0.5, 0.5 - eps / 2], dtype=torch.float32)
+    cv, cw = st._angle_and_exponential(u.clone(), u.clone())
+    k_v = (v / math.pi * 2**25 + 2**24 - 1) / 2  # the core's k for the kernel's V
+    assert bool((k_v - k_v.round()).abs().max() < 1e-6) and float(k_v.min()) >= 0 and float(k_v.max()) < 2**24
+    assert float(cv.abs().max()) == pytest.approx(float(v.abs().max()), rel=1e-7)
+    assert float(cv.abs().min()) == pytest.approx(float(v.abs().min()), rel=1e-6)
+    assert bool((cv != 0).all()) and bool((torch.cos(cv) > 0).all())
+    lo, hi = 2.0**-24, math.log(2.0**24)
+    for ww in (w, cw.double()):
+        assert float(ww.min()) >= lo * (1 - 1e-6) and float(ww.max()) <= hi * (1 + 1e-6)
 
 
 @pytest.mark.cuda
@@ -195,6 +243,106 @@ def test_triton_kernel_is_reproducible_and_advances_the_generator():
     assert torch.equal(a, c) and not torch.equal(c, d)
     assert st.sample(1.5, (0, 3), generator=1, device="cuda", dtype=torch.float32).shape == (0, 3)
     assert st.sample(1.5, (4, 5), generator=1, device="cuda", dtype=torch.float32).shape == (4, 5)
+
+
+# ------------------------------------------------------ edges of the parameter space (issue 12)
+EDGE_ALPHAS = [1e-300, 1e-25, 1e-5, 0.01, 0.1, 0.999999, 1.0, 1.000001, 1.5, 1.999999, 2.0]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("alpha", EDGE_ALPHAS)
+def test_every_draw_is_finite_at_the_edges(alpha, dtype, device):
+    """Issue 12, item 2: NaN for valid parameters (5,696 of 20,000 isotropic draws at 1.999999,
+    263 and 3,656 skewed S1 draws at 1 +- 1e-6, 29,540 at alpha = 0.01, NaN at beta = +-1 in float64)."""
+    for beta in (-1.0, -0.5, 0.0, 1e-12, 0.5, 1.0):
+        for param in ("S1", "S0"):
+            x = st.sample(alpha, 4000, beta=beta, parameterization=param, generator=1, dtype=dtype, device=device)
+            assert bool(torch.isfinite(x).all()), (alpha, beta, param)
+    x = st.sample_isotropic(alpha, 4000, 8, generator=1, dtype=dtype, device=device)
+    assert bool(torch.isfinite(x).all())
+
+
+def test_issue_reproducers_are_finite():
+    assert int(torch.isnan(st.sample_isotropic(1.999999, 20000, 8, generator=1, dtype=torch.float32)).sum()) == 0
+    for alpha in (1.000001, 0.999999):
+        assert bool(torch.isfinite(st.sample(alpha, 200_000, beta=1.0, generator=1, dtype=torch.float32)).all())
+    assert bool(torch.isfinite(st.sample(0.01, 200_000, beta=0.5, generator=1, dtype=torch.float32)).all())
+    assert bool(torch.isfinite(st.sample_isotropic(0.1, 20000, 8, generator=1, dtype=torch.float32)).all())
+
+
+def test_tiny_alpha_saturates_and_below_the_floor_is_refused():
+    """At alpha = 1e-300 |X| = exp(O(1/alpha)): every draw is 0 or saturated, never NaN.
+
+    For small alpha |X|**alpha tends to 1/E with E ~ Exp(1) (Cressie 1975), so about
+    P(E > 1) = e**-1 of the draws underflow to 0; 10,000 draws, 5 standard errors.
+    """
+    big = torch.finfo(torch.float32).max
+    x = st.sample(1e-300, 10_000, generator=1, dtype=torch.float32)
+    assert bool(((x == 0) | (x.abs() == big)).all())
+    assert float((x == 0).double().mean()) == pytest.approx(math.exp(-1), abs=5 * 0.0049)
+    with pytest.raises(ValueError, match="alpha must be at least"):
+        st.sample(1e-320, 10)
+
+
+@pytest.mark.parametrize("alpha,beta,dtype", [(0.01, 0.5, torch.float64), (0.05, -0.5, torch.float32),
+                                              (0.3, 1.0, torch.float32), (0.05, 1.0, torch.float64)])
+def test_small_alpha_sign_probability(alpha, beta, dtype):
+    """P(X > 0) = 1/2 + atan(beta tan(pi alpha / 2)) / (pi alpha) for S1 (Zolotarev; Nolan 2020).
+
+    A check of the skewed law at small alpha that does not need the densities; 2e5 draws, 5
+    binomial standard errors. (At alpha = 0.01 in float32 6% of the draws underflow to 0,
+    correctly, and have no sign: that case is checked in float64.)
+    """
+    n = 200_000
+    x = st.sample(alpha, n, beta=beta, generator=4, dtype=dtype)
+    p = 0.5 + math.atan(beta * math.tan(math.pi * alpha / 2)) / (math.pi * alpha)
+    se = math.sqrt(max(p * (1 - p), 1e-6) / n)
+    assert float((x > 0).double().mean()) == pytest.approx(p, abs=5 * se + 1e-9)
+
+
+@pytest.mark.parametrize("alpha,beta,param,dtype", [
+    (1.000001, 1.0, "S1", torch.float64),
+    (0.999999, -1.0, "S1", torch.float64),
+    (0.999999, 1.0, "S0", torch.float32),
+    (0.7, 0.5, "S1", torch.float64),  # once wrong: a guard assumed 1 + q >= 0 in the S0 rewrite
+])
+def test_skewed_law_near_alpha_one(alpha, beta, param, dtype):
+    """KS at 2000 sample quantiles (a lower bound of the statistic) against the validated cdf, 1e5 draws."""
+    n = 100_000
+    x = np.sort(st.sample(alpha, n, beta=beta, parameterization=param, generator=3, dtype=dtype).double().numpy())
+    ranks = np.linspace(0, n - 1, 2000).astype(int)
+    f = st.cdf(x[ranks], alpha, beta, parameterization=param)
+    dist = np.maximum(np.abs((ranks + 1) / n - f), np.abs(ranks / n - f)).max()
+    assert dist < stats.kstwo.isf(1e-4, n)
+
+
+@pytest.mark.parametrize("alpha", [1.999999, 0.1])
+def test_isotropic_law_at_the_edges(alpha):
+    """Projections of isotropic draws against one-dimensional SaS draws (two-sample KS, 4e4 each).
+
+    The two come from different formulas (the positive-stable mixing variable against the
+    symmetric CMS), so this checks the mixing law where it gave NaN; at 1.999999 also
+    against the cdf.
+    """
+    x = st.sample_isotropic(alpha, 40_000, 3, generator=5, dtype=torch.float64).numpy()
+    y = st.sample(alpha, 40_000, generator=6, dtype=torch.float64).numpy()
+    assert stats.ks_2samp(x[:, 1], y).pvalue > 1e-4
+    if alpha > 1:
+        assert stats.kstest(x[:, 0], lambda t: st.cdf(t, alpha)).pvalue > 1e-4
+
+
+def test_scale_and_location_beyond_float32():
+    """Issue 12, items 5 and 10: infinite scale or loc returned 3.4e38; large finite ones overflowed torch."""
+    with pytest.raises(ValueError, match="scale must be a finite"):
+        st.sample(1.5, 10, scale=math.inf)
+    with pytest.raises(ValueError, match="loc must be a finite"):
+        st.sample(1.5, 10, loc=math.inf)
+    x = st.sample(1.5, 1000, scale=1e300, generator=0, dtype=torch.float32)
+    assert bool((x.abs() == torch.finfo(torch.float32).max).all())
+    y = st.sample(1.5, 1000, scale=1e-300, loc=2.0, generator=0, dtype=torch.float32)
+    assert bool((y == 2.0).all())
+    with pytest.raises(ValueError, match="size"):
+        st.sample(1.5, (2**40, 2**40))
 
 
 def test_isotropic_projections(device):
