@@ -735,7 +735,7 @@ def step_condition(width: Any, alpha: float) -> Any:
     Examples
     --------
     >>> f"{step_condition(4096, 1.5):.1e}"
-    '5.0e-07'
+    '4.8e-07'
 
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
