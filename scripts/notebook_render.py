@@ -545,7 +545,7 @@ class Renderer:
             if glued not in self.glued:
                 self.glued.append(glued)
             return f"(`{glued}`, printed by the cell that computes it)"
-        if name in ("nb-exec-table", "tableofcontents", "toctree"):
+        if name in ("nb-exec-table", "tableofcontents", "toctree", "eval-rst", "exercise-index"):
             return f"(The HTML book shows a generated table here: {self.base}book/{self.stem}.html)"
         # Anything else: keep its content.
         return self.render_body(body)
