@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "check_dtype",
     "check_bool",
     "check_finite",
+    "real_tensor",
+    "real_array",
 ]
 
 #: The most elements a torch tensor can index.
@@ -198,3 +201,45 @@ def check_finite(name: str, tensor: torch.Tensor) -> torch.Tensor:
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(f"{name} must be finite; it has {bad} non-finite entries")
     return tensor
+
+
+def real_tensor(name: str, x: Any) -> tuple[torch.Tensor, bool]:
+    """Convert array-like input to a real floating tensor; the one input conversion of htsgd.
+
+    Returns ``(tensor, was_tensor)``. A floating tensor is detached and kept as it is (dtype
+    and device, bfloat16 and float16 included); an integer or boolean tensor becomes torch's
+    default float dtype. Anything else goes through ``numpy.asarray``: floating arrays keep
+    their dtype, integer and boolean ones become float64.
+
+    Raises
+    ------
+    TypeError
+        Naming ``name``, for complex input (its imaginary part would be lost), ``None``,
+        strings and other non-numeric objects.
+    """
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+        if t.is_complex():
+            raise TypeError(f"{name} must be real, got a complex tensor ({t.dtype})")
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        return t, True
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # ragged lists and other exotic inputs
+        raise TypeError(f"{name} must be a real number or an array of them, got {type(x).__name__}") from err
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got complex values (dtype {arr.dtype}); pass {name}.real or abs({name})")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be a real number or an array of them, got {type(x).__name__} {x!r}"[:200])
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+    return torch.from_numpy(arr), False
+
+
+def real_array(name: str, x: Any) -> np.ndarray:
+    """:func:`real_tensor`, then a float64 numpy array on the CPU (a copy where needed)."""
+    t, _ = real_tensor(name, x)
+    return t.to("cpu", torch.float64).numpy()

@@ -19,10 +19,9 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 from scipy import special
 
-from ._checks import check_choice, check_real
+from ._checks import check_choice, check_real, real_array
 
 __all__ = ["pdf", "logpdf", "cdf", "sf", "char_func", "tail_constant", "PARAMETERIZATIONS"]
 
@@ -428,13 +427,8 @@ def _s0_location(alpha: float, beta: float, scale: float, loc: float, parameteri
 
 
 def _as_points(name: str, x: Any) -> np.ndarray:
-    """numpy float64 copy of ``x`` (array-like or torch tensor); NaN is rejected."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a real number or an array of them, got {type(x).__name__}") from err
+    """numpy float64 copy of ``x`` (array-like or torch tensor, see ``real_array``); NaN is rejected."""
+    arr = real_array(name, x)
     if np.isnan(arr).any():
         raise ValueError(f"{name} must not contain NaN; it has {int(np.isnan(arr).sum())} NaN entries")
     return arr
@@ -761,12 +755,16 @@ def tail_constant(alpha: float, beta: float = 0.0, scale: float = 1.0) -> float:
     ``C_alpha = (1 - alpha) / (Gamma(2 - alpha) cos(pi alpha / 2)) = (2/pi) Gamma(alpha) sin(pi alpha / 2)``
     (``2/pi`` at ``alpha = 1``, 0 at ``alpha = 2``: Gaussian tails are lighter than any power);
     Samorodnitsky & Taqqu (1994), Prop. 1.2.15. The density then behaves like
-    ``alpha * tail_constant * x**(-alpha - 1)``. Introduced in the chapter *Stable distributions*.
+    ``alpha * tail_constant * x**(-alpha - 1)``. A constant beyond double precision (a huge
+    ``scale``) is returned as ``inf``. Introduced in the chapter *Stable distributions*.
     """
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
     beta = check_real("beta", beta, low=-1.0, high=1.0)
-    scale = check_real("scale", scale, low=0.0, low_open=True)
+    scale = check_real("scale", scale, low=0.0, low_open=True, finite=True)
     if alpha == 2.0:
         return 0.0
     c_alpha = (2 / math.pi) * math.gamma(alpha) * math.sin(math.pi * alpha / 2)
-    return scale**alpha * c_alpha * (1 + beta) / 2
+    try:
+        return scale**alpha * c_alpha * (1 + beta) / 2
+    except OverflowError:  # scale**alpha beyond double precision: the constant is inf there
+        return math.inf if beta > -1.0 else 0.0

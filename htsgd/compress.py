@@ -33,10 +33,11 @@ import torch
 from scipy import special
 from torch import nn
 
-from ._checks import check_bool, check_choice, check_int, check_real
+from ._checks import check_bool, check_choice, check_int, check_real, real_tensor
 from ._random import SeedLike, torch_generator
 
 __all__ = [
+    "count_of_fraction",
     "best_k_error",
     "compressibility_curve",
     "gaussian_limit",
@@ -62,27 +63,9 @@ __all__ = [
 
 
 def _as_tensor(name: str, x: Any) -> tuple[torch.Tensor, bool]:
-    """Return ``(tensor, was_numpy)``; numpy/list inputs become float64 tensors (no copy when possible)."""
-    if torch.is_tensor(x):
-        t = x.detach()  # a measurement, not part of a training graph
-        if t.is_complex():
-            raise TypeError(f"{name} must be real, got a complex tensor")
-        if not t.is_floating_point():
-            t = t.to(torch.get_default_dtype())
-        return t, False
-    try:
-        arr = np.asarray(x)
-    except Exception as err:  # pragma: no cover - exotic inputs
-        raise TypeError(
-            f"{name} must be a torch.Tensor or a numpy array, got {type(x).__name__}"
-        ) from err
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got dtype {arr.dtype}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    return torch.from_numpy(np.asarray(arr, order="C")), True
+    """Return ``(tensor, was_numpy)``; numpy/list inputs become tensors (see ``real_tensor``)."""
+    t, was_tensor = real_tensor(name, x)
+    return t, not was_tensor
 
 
 def _check_vectors(name: str, t: torch.Tensor) -> int:
@@ -106,10 +89,12 @@ def _sorted_powers(t: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tenso
     summing the sorted powers from the smallest up limits rounding errors.
     """
     a = t.abs()
+    if a.dtype in (torch.float16, torch.bfloat16):  # sums of many terms need more than 8-11 bits
+        a = a.float()
     top = (
         a.amax(dim=-1, keepdim=True)
         if a.shape[-1] > 0
-        else torch.zeros((*a.shape[:-1], 1), dtype=a.dtype)
+        else torch.zeros((*a.shape[:-1], 1), dtype=a.dtype, device=a.device)
     )
     safe = torch.where(top > 0, top, torch.ones_like(top))
     y = torch.sort(a / safe, dim=-1).values
@@ -118,19 +103,55 @@ def _sorted_powers(t: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tenso
     return y.pow(p), top
 
 
-def _tail_norms(
-    powers: torch.Tensor, top: torch.Tensor, p: float, drop: torch.Tensor
-) -> torch.Tensor:
-    """The ``l_p`` norm of the ``drop`` smallest entries, for each count in ``drop`` (1-d)."""
+def _tail_norms(powers: torch.Tensor, p: float, drop: torch.Tensor) -> torch.Tensor:
+    """The ``l_p`` norm of the ``drop`` smallest entries, for each count in ``drop`` (1-d), in units of ``max|x|``.
+
+    Relative errors are ratios of these (no overflow: every normalised power is <= 1); an
+    absolute error is this times ``max|x|``.
+    """
+    zero = torch.zeros((*powers.shape[:-1], 1), dtype=powers.dtype, device=powers.device)
     if math.isinf(p):
         # the largest of the dropped entries (ascending order: index drop - 1)
-        padded = torch.cat([torch.zeros_like(powers[..., :1]), powers], dim=-1)
-        vals = padded[..., drop]
-    else:
-        csum = torch.cumsum(powers, dim=-1)
-        padded = torch.cat([torch.zeros_like(csum[..., :1]), csum], dim=-1)
-        vals = padded[..., drop].clamp_min(0).pow(1.0 / p)
-    return vals * top
+        return torch.cat([zero, powers], dim=-1)[..., drop]
+    csum = torch.cat([zero, torch.cumsum(powers, dim=-1)], dim=-1)
+    return csum[..., drop].clamp_min(0).pow(1.0 / p)
+
+
+def _relative(err: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+    """``err / full``, and 0 where ``full`` is 0 (a zero vector is exactly 0-sparse)."""
+    return torch.where(full > 0, err / torch.where(full > 0, full, torch.ones_like(full)), torch.zeros_like(err))
+
+
+def count_of_fraction(fraction: Any, n: int) -> Any:
+    """``floor(fraction * n)``, the number of items a fraction of ``n`` stands for; the one rounding rule.
+
+    The product is rounded down (never more than the fraction asked for), after adding
+    1e-9 so that a product that is an integer in exact arithmetic is not lost to
+    rounding (``0.1 * 30 = 2.9999999999999996`` counts as 3), and capped at ``n``.
+
+    Parameters
+    ----------
+    fraction : float or array_like
+        Fractions in ``[0, 1]`` (not checked here: callers check and name them).
+    n : int
+        The number of items.
+
+    Returns
+    -------
+    int or numpy.ndarray of int64
+        An ``int`` for a scalar ``fraction``, else an array of its shape.
+
+    Examples
+    --------
+    >>> count_of_fraction(0.1, 30)
+    3
+    >>> count_of_fraction([0.0, 0.5, 1.0], 7).tolist()
+    [0, 3, 7]
+
+    Introduced in the chapter *Compressibility*.
+    """
+    counts = np.minimum(np.floor(np.asarray(fraction, dtype=np.float64) * n + 1e-9), n).astype(np.int64)
+    return int(counts) if counts.ndim == 0 else counts
 
 
 def _finish(out: torch.Tensor, was_numpy: bool) -> Any:
@@ -188,16 +209,12 @@ def best_k_error(x: Any, k: int, p: float = 2, relative: bool = True) -> Any:
     p = _check_p(p)
     check_bool("relative", relative)
     powers, top = _sorted_powers(t, p)
-    drop = torch.tensor([n - k], device=t.device)
-    err = _tail_norms(powers, top, p, drop)[..., 0]
+    err = _tail_norms(powers, p, torch.tensor([n - k], device=t.device))[..., 0]
     if relative:
-        full = _tail_norms(powers, top, p, torch.tensor([n], device=t.device))[..., 0]
-        err = torch.where(
-            full > 0,
-            err / torch.where(full > 0, full, torch.ones_like(full)),
-            torch.zeros_like(err),
-        )
-    return _finish(err, was_numpy)
+        err = _relative(err, _tail_norms(powers, p, torch.tensor([n], device=t.device))[..., 0])
+    else:
+        err = err * top[..., 0]  # beyond the float range only if the error itself is
+    return _finish(err.to(t.dtype), was_numpy)
 
 
 def _kept_counts(
@@ -210,9 +227,7 @@ def _kept_counts(
         raise ValueError(f"kappas must be a number or a 1-d sequence, got shape {ks.shape}")
     for i, kappa in enumerate(ks):
         check_real(f"kappas[{i}]", float(kappa), low=0, high=1)
-    # k = floor(kappa n); the 1e-9 keeps 0.1 * 30 = 2.9999... from rounding down to 2
-    kept = np.floor(ks * n + 1e-9).astype(np.int64)
-    kept = np.minimum(kept, n)
+    kept = count_of_fraction(ks, n)
     return torch.from_numpy(kept).to(device), torch.from_numpy(n - kept).to(device), scalar
 
 
@@ -284,29 +299,27 @@ def compressibility_curve(x: Any, kappas: Any, p: float = 2) -> Any:
     n = _check_vectors("x", t)
     p = _check_p(p)
     _, drop, scalar = _kept_counts(kappas, n, t.device)
-    powers, top = _sorted_powers(t, p)
-    err = _tail_norms(powers, top, p, drop)
-    full = _tail_norms(powers, top, p, torch.tensor([n], device=t.device))
-    err = torch.where(
-        full > 0, err / torch.where(full > 0, full, torch.ones_like(full)), torch.zeros_like(err)
-    )
+    powers, _ = _sorted_powers(t, p)
+    err = _relative(_tail_norms(powers, p, drop), _tail_norms(powers, p, torch.tensor([n], device=t.device)))
     if scalar:
         err = err[..., 0]
-    return _finish(err, was_numpy)
+    return _finish(err.to(t.dtype), was_numpy)
 
 
-def _column_norms(name: str, W: Any) -> tuple[torch.Tensor, bool]:
+def _column_norms(name: str, W: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """Column norms of ``W`` in units of ``max|W|`` (never overflowing), ``max|W|`` and ``was_numpy``."""
     t, was_numpy = _as_tensor(name, W)
     if t.dim() < 2:
         raise ValueError(
             f"{name} must be a matrix (d, n) or a batch (..., d, n), got shape {tuple(t.shape)}"
         )
     _check_vectors(name, t)
-    # scale first: squares of heavy-tailed weights may overflow float32
-    top = t.abs().amax(dim=(-2, -1), keepdim=True)
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.float()
+    # scale first: squares of heavy-tailed weights overflow float32
+    top = t.abs().amax(dim=(-2, -1), keepdim=True) if t.numel() else torch.zeros((*t.shape[:-2], 1, 1))
     safe = torch.where(top > 0, top, torch.ones_like(top))
-    norms = torch.linalg.vector_norm(t / safe, dim=-2) * safe[..., 0, :]
-    return norms, was_numpy
+    return torch.linalg.vector_norm(t / safe, dim=-2), top[..., 0, 0], was_numpy
 
 
 def column_best_k_error(W: Any, k: int, relative: bool = True) -> Any:
@@ -339,9 +352,13 @@ def column_best_k_error(W: Any, k: int, relative: bool = True) -> Any:
     Introduced in the chapter *Compressibility*.
     """
     check_bool("relative", relative)
-    norms, was_numpy = _column_norms("W", W)
+    dtype = _as_tensor("W", W)[0].dtype
+    norms, top, was_numpy = _column_norms("W", W)
+    k = check_int("k", k, low=0, high=norms.shape[-1])
     res = best_k_error(norms, k, p=2, relative=relative)
-    return _finish(res, was_numpy)
+    if not relative:
+        res = res * top
+    return _finish(res.to(dtype), was_numpy)
 
 
 def column_compressibility_curve(W: Any, kappas: Any) -> Any:
@@ -352,8 +369,9 @@ def column_compressibility_curve(W: Any, kappas: Any) -> Any:
     The curve of the column norms: ``compressibility_curve(norms, kappas, p=2)``.
     Introduced in the chapter *Compressibility*.
     """
-    norms, was_numpy = _column_norms("W", W)
-    return _finish(compressibility_curve(norms, kappas, p=2), was_numpy)
+    dtype = _as_tensor("W", W)[0].dtype
+    norms, _, was_numpy = _column_norms("W", W)
+    return _finish(compressibility_curve(norms, kappas, p=2).to(dtype), was_numpy)
 
 
 def neuron_norms(weight: torch.Tensor) -> torch.Tensor:
@@ -484,7 +502,7 @@ def select_neurons(
             m = int(ok.sum())
     elif fraction is not None:
         fraction = check_real("fraction", fraction, low=0, high=1)
-        m = min(n, int(math.floor(fraction * n + 1e-9)))
+        m = count_of_fraction(fraction, n)
     else:
         m = check_int("count", count, low=0, high=n)
     mask = torch.zeros(n, dtype=torch.bool)
@@ -607,12 +625,12 @@ def magnitude_prune(model: nn.Module, fraction: float, *, scope: str = "layer") 
     with torch.no_grad():
         if scope == "layer":
             for w in weights:
-                m = int(math.floor(fraction * w.numel() + 1e-9))
+                m = count_of_fraction(fraction, w.numel())
                 idx = torch.argsort(w.detach().abs().flatten(), stable=True)[:m]
                 w.view(-1)[idx] = 0
         elif weights:
             flat = torch.cat([w.detach().abs().flatten().to("cpu", torch.float64) for w in weights])
-            m = int(math.floor(fraction * flat.numel() + 1e-9))
+            m = count_of_fraction(fraction, flat.numel())
             idx = torch.argsort(flat, stable=True)[:m]
             start = 0
             for w in weights:

@@ -21,20 +21,14 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
-from ._checks import check_bool, check_int
+from ._checks import check_bool, check_int, real_array
 
 __all__ = ["hill", "mmo", "empirical_sf"]
 
 
 def _as_sample(name: str, x: Any, *, min_size: int = 2, ndim: tuple[int, ...] = (1,)) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}") from err
+    arr = real_array(name, x)
     if arr.ndim not in ndim:
         raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {arr.shape}")
     if arr.shape[0] < min_size:

@@ -78,6 +78,42 @@ def test_best_k_error_zero_vector_and_overflow():
     assert float(c.best_k_error(x, 2, relative=False)) == pytest.approx(1e29, rel=1e-5)
 
 
+def test_relative_errors_do_not_overflow_near_the_float_range():
+    """Issue 12, item 4: best_k_error([3e38, 3e38, 1], 1) returned 0 (the norm overflowed float32)."""
+    x = torch.tensor([3e38, 3e38, 1.0])
+    assert float(c.best_k_error(x, 1)) == pytest.approx(math.sqrt(0.5), rel=1e-6)
+    assert float(c.compressibility_curve(x, [1 / 3])[0]) == pytest.approx(math.sqrt(0.5), rel=1e-6)
+    h = torch.tensor([6e4, 6e4, 1.0], dtype=torch.float16)
+    got = c.best_k_error(h, 1)
+    assert got.dtype == torch.float16 and float(got) == pytest.approx(math.sqrt(0.5), rel=1e-3)
+    assert float(c.compressibility_curve(h, [1 / 3])[0]) == pytest.approx(math.sqrt(0.5), rel=1e-3)
+    # Columns: the norms of (4, 3) entries of 2e38 overflow, the relative error does not.
+    W = torch.full((4, 3), 2e38)
+    assert float(c.column_best_k_error(W, 1)) == pytest.approx(math.sqrt(2 / 3), rel=1e-6)
+    assert float(c.column_compressibility_curve(W, [1 / 3])[0]) == pytest.approx(math.sqrt(2 / 3), rel=1e-6)
+    with pytest.raises(ValueError, match="W must be finite"):
+        c.column_best_k_error(torch.tensor([[1.0, math.inf]]), 1)
+
+
+def test_empty_vectors():
+    """Issue 12, item 10: best_k_error(torch.empty(0), 0) raised IndexError."""
+    assert float(c.best_k_error(torch.empty(0), 0)) == 0.0
+    assert float(c.best_k_error(torch.empty(0), 0, relative=False)) == 0.0
+    assert c.compressibility_curve(torch.empty(3, 0), [0.5]).shape == (3, 1)
+    with pytest.raises(ValueError, match="k must be an integer in \\[0, 0\\]"):
+        c.best_k_error(torch.empty(0), 1)
+
+
+def test_count_of_fraction_is_the_one_rounding_rule():
+    """floor(f n), with 0.1 * 30 = 2.9999999999999996 counted as 3, capped at n; scalar and array."""
+    assert c.count_of_fraction(0.1, 30) == 3 and isinstance(c.count_of_fraction(0.1, 30), int)
+    assert c.count_of_fraction(0.7, 10) == 7 and c.count_of_fraction(0.29, 100) == 29
+    assert c.count_of_fraction(1.0, 5) == 5 and c.count_of_fraction(0.0, 5) == 0
+    assert c.count_of_fraction(np.array([0.1, 0.5, 1.0]), 30).tolist() == [3, 15, 30]
+    for f in np.linspace(0, 1, 101):
+        assert c.count_of_fraction(f, 1000) == round(f * 1000)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "err", "match"),
     [
@@ -110,7 +146,7 @@ def test_compressibility_curve_matches_best_k_error():
     curve = c.compressibility_curve(x, kappas)
     assert curve.shape == (2, 6)
     for j, kappa in enumerate(kappas):
-        k = math.floor(kappa * 30 + 1e-9)  # 0.1 * 30 -> 3, not 2
+        k = c.count_of_fraction(kappa, 30)  # 0.1 * 30 -> 3, not 2
         assert torch.allclose(curve[:, j], c.best_k_error(x, k), rtol=1e-12, atol=0)
     assert curve[:, 0].eq(1).all() and curve[:, -1].eq(0).all()
     # non-increasing in kappa

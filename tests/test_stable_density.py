@@ -233,3 +233,25 @@ def test_char_func_closed_forms_and_s0():
     a, b, g, d1 = 1.5, 0.5, 1.3, 0.2
     d0 = d1 + b * g * math.tan(math.pi * a / 2)
     np.testing.assert_allclose(st.char_func(u, a, b, g, d1, "S1"), st.char_func(u, a, b, g, d0, "S0"), rtol=1e-12)
+
+
+def test_input_conversion_names_the_argument():
+    """Issue 12, items 5 and 10: complex points lost their imaginary part, None was 'NaN',
+    bfloat16 raised torch's TypeError."""
+    for fn in (st.pdf, st.logpdf, st.cdf, st.sf):
+        with pytest.raises(TypeError, match="x must be real"):
+            fn(np.array([1 + 1j]), 1.5)
+        with pytest.raises(TypeError, match="x must be a real number"):
+            fn(None, 1.5)
+    with pytest.raises(TypeError, match="u must be real"):
+        st.char_func(np.array([1 + 1j]), 1.5)
+    with pytest.raises(ValueError, match="loc must be a finite"):
+        st.char_func(0.5, 1.5, loc=np.inf)
+    x = torch.tensor([0.5, -2.0])
+    assert np.allclose(st.pdf(x.to(torch.bfloat16), 1.5), st.pdf(x, 1.5))
+
+
+def test_tail_constant_beyond_double_precision():
+    """Issue 12, item 10: tail_constant(1.5, scale=1e308) raised OverflowError; the limit is inf."""
+    assert st.tail_constant(1.5, scale=1e308) == np.inf
+    assert st.tail_constant(1.5, scale=1e100) == pytest.approx(1e150 * st.tail_constant(1.5), rel=1e-12)

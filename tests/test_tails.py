@@ -62,3 +62,13 @@ def test_bad_arguments():
         tl.mmo(np.array([1.0, np.inf, 2.0]))
     with pytest.raises(ValueError, match="x"):
         tl.hill(np.ones((3, 3, 3)), 1)
+
+
+def test_input_conversion():
+    """Issue 12, items 5 and 10: complex input lost its imaginary part, bfloat16 raised a torch TypeError."""
+    with pytest.raises(TypeError, match="x must be real"):
+        tl.hill(np.array([1 + 1j, 2, 3, 4]), 1)
+    with pytest.raises(TypeError, match="x must be a real number"):
+        tl.hill(None, 1)
+    x = torch.tensor([1.0, 2.0, 4.0, 8.0, 16.0])
+    assert tl.hill(x.to(torch.bfloat16), 2) == pytest.approx(tl.hill(x, 2))
