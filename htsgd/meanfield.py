@@ -261,11 +261,10 @@ def _fused_step(
         h = pre.tanh_()
         torch.mul(h, h, out=gate).neg_().add_(1.0)
     out = torch.bmm(a.view(1, 1, n).expand(bsz, 1, n), h).squeeze(1) / n  # (B, P)
-    xr = (out - y).unsqueeze(-1) * x  # (B, P, d)
-    new = w - (eta / npts) * a.unsqueeze(-1) * torch.bmm(gate, xr)
-    new = new.reshape(weight.shape)
+    xr = (out - y).unsqueeze(-1) * (x * (-eta / npts))  # (B, P, d), the step's factor folded in
+    new = torch.addcmul(w, a.unsqueeze(-1), torch.bmm(gate, xr)).reshape(weight.shape)
     if noise is not None:
-        new = new + noise
+        new.add_(noise)
     return new, out.reshape(*lead, npts)
 
 
@@ -468,20 +467,19 @@ def run_particles(
 
     buffers: dict = {}
 
-    def step(w: torch.Tensor, xi: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not loop_over_seeds:
-            return _fused_step(w, a, problem.x, problem.y, eta, activation, xi, buffers)
-        pairs = [
-            _fused_step(w[s], a, problem.x, problem.y, eta, activation, None if xi is None else xi[s], buffers)
-            for s in range(seeds)
-        ]
+            return _fused_step(w, a, problem.x, problem.y, eta, activation, None, buffers)
+        pairs = [_fused_step(w[s], a, problem.x, problem.y, eta, activation, None, buffers) for s in range(seeds)]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     for k in range(steps):
         xi_tag = _draw_noise(alpha, sigma, eta, tag_shape, noise, tgen, dt)
         xi_rest = _draw_noise(alpha, sigma, eta, rest_shape, noise, gen, dt)
-        xi = None if xi_tag is None else torch.cat([xi_tag, xi_rest], dim=1)
-        w, out = step(w, xi)
+        w, out = step(w)
+        if xi_tag is not None:  # the Levy increments, added in place to the two groups of neurons
+            w[:, :tagged] += xi_tag
+            w[:, tagged:] += xi_rest
         outputs.append(out)
         if k + 1 in snaps:
             snapshots[k + 1] = w.clone()
