@@ -21,9 +21,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sphinx.util import logging
-
-_LOG = logging.getLogger(__name__)
 _LABELLED_TITLE = re.compile(r"^\((?P<label>[^)\s]+)\)=\s*\n# (?P<title>.+?)\s*$", re.MULTILINE)
 _CITED = re.compile(r"\bchapter\s+\*(?P<title>[^*]+)\*")
 _UNDERLINE = re.compile(r"^\s*([-=~^])\1{2,}\s*$")
@@ -48,7 +45,11 @@ def _link_chapters(app, what: str, name: str, obj: Any, options: Any, lines: lis
         title = " ".join(match["title"].split())
         label = labels.get(title)
         if label is None:
-            _LOG.warning(f"{name}: the docstring names chapter {title!r}, which has no labelled heading")
+            from sphinx.util import (
+                logging,  # here, so that tests can read the labels without Sphinx
+            )
+
+            logging.getLogger(__name__).warning(f"{name}: the docstring names chapter {title!r}, which has no labelled heading")
             return match.group(0)
         return f"chapter :ref:`{title} <{label}>`"
 
