@@ -54,6 +54,7 @@ def hill(x: Any, k: int) -> float:
     Returns
     -------
     float
+        ``inf`` when the ``k + 1`` largest ``|x|`` are all equal.
 
     References
     ----------
@@ -66,8 +67,10 @@ def hill(x: Any, k: int) -> float:
     threshold = top.min()
     if threshold <= 0:
         raise ValueError("x has fewer than k + 1 non-zero values; choose a smaller k")
-    logs = np.log(top) - math.log(threshold)
-    return float(k / logs.sum())
+    total = float((np.log(top) - math.log(threshold)).sum())
+    if total == 0.0:  # the k + 1 largest are equal: no decay at all, an infinite index
+        return math.inf
+    return k / total
 
 
 def mmo(x: Any, m: int = 10) -> float:

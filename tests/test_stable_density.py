@@ -255,3 +255,26 @@ def test_tail_constant_beyond_double_precision():
     """Issue 12, item 10: tail_constant(1.5, scale=1e308) raised OverflowError; the limit is inf."""
     assert st.tail_constant(1.5, scale=1e308) == np.inf
     assert st.tail_constant(1.5, scale=1e100) == pytest.approx(1e150 * st.tail_constant(1.5), rel=1e-12)
+
+
+def test_alpha_one_with_tiny_beta():
+    """Issue 12, item 3: pdf(1000, 1, beta=1e-6) was 4.3e-231 (want about 3.18e-7),
+    pdf(-100, 1, beta=1e-6) NaN, and the cdf non-monotone at beta = 1e-12 for |x| in 1e2..1e5.
+
+    Nearly Cauchy: within 2e-6 relative of the Cauchy density at beta = 1e-6 (the first-order
+    term in beta times log-factors of |x| up to 1e7), a monotone cdf with cdf + sf = 1, and
+    continuous in beta at the switch 1e-3: across beta = 0.999e-3 to 1.001e-3 the density moves by
+    the law's own change (|d log f / d beta| is about 1 in the body, so 2e-6), plus the
+    interpolation error of about 1e-7.
+    """
+    x = np.array([-1e7, -1e5, -1e3, -100.0, -3.0, 0.0, 2.0, 100.0, 1e3, 1e5, 1e7])
+    cauchy = 1 / (np.pi * (1 + x * x))
+    for beta in (1e-6, -1e-6, 1e-12):
+        np.testing.assert_allclose(st.pdf(x, 1.0, beta), cauchy, rtol=2e-6)
+    grid = np.linspace(100, 1e5, 2000)
+    for beta in (1e-12, 1e-6, 2e-4, -3e-4):
+        cdf = st.cdf(np.concatenate([-grid[::-1], grid]), 1.0, beta)
+        assert np.all(np.diff(cdf) >= 0)
+        np.testing.assert_allclose(cdf + st.sf(np.concatenate([-grid[::-1], grid]), 1.0, beta), 1.0, atol=1e-12)
+    body = np.linspace(-10, 10, 21)
+    np.testing.assert_allclose(st.pdf(body, 1.0, 0.999e-3), st.pdf(body, 1.0, 1.001e-3), rtol=3e-6)
