@@ -456,3 +456,24 @@ def test_fused_cuda_law_and_determinism(noise):
         out.append(p.detach().cpu().double())
     assert torch.isfinite(out[0]).all() and torch.equal(out[0], out[1])
     assert stats.kstest(out[0][:, 0].numpy(), stable_cdf(1.5)).pvalue > KS_LEVEL
+
+
+@pytest.mark.parametrize("noise", ["per_weight", "per_neuron", "isotropic"])
+@pytest.mark.parametrize("alpha", [0.7, 1.0, 1.5, 2.0])
+def test_eager_and_fused_noise_share_one_core(noise, alpha, monkeypatch):
+    """Issue 12, item 12: the optimizer's fused kernels and htsgd.stable are one CMS core.
+
+    On the CPU, below the numpy-stream threshold, both paths draw the same uniforms from the
+    same generator, so the noise must be bitwise equal (before, the fused copy clamped W at
+    float32's tiny and V at pi/2 (1 - eps): other numbers, and inf noise at small alpha).
+    The compiled kernels are stood in for by the functions torch.compile compiles.
+    """
+    from htsgd import optim
+
+    monkeypatch.setattr(optim, "_compiled", lambda name: optim._add_sas_ if name == "sas" else optim._add_isotropic_)
+    out = []
+    for fused in (False, True):
+        p = torch.zeros(50, 6)
+        optim.add_stable_noise_(p, alpha, 0.1, noise, torch.Generator().manual_seed(5), fused=fused)
+        out.append(p)
+    assert torch.equal(out[0], out[1])
