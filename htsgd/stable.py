@@ -338,7 +338,10 @@ def sample(
     drawn from ``generator`` (:mod:`htsgd._cpu_streams`): the result depends on the
     generator's state and ``size`` only, not on the number of threads. Draws beyond the
     float range (possible in float32 for alpha below about 0.4) saturate at the largest
-    finite value. Introduced in the chapter *Stable distributions*.
+    finite value; every draw is finite for ``alpha`` in ``[1e-300, 2]`` (smaller alpha is
+    refused), every beta, both dtypes and both parametrizations. All paths share one
+    Chambers-Mallows-Stuck core (``_cms_from_uniforms``; see the comment above it in the
+    source). Introduced in the chapter *Stable distributions*.
     """
     alpha, beta, scale, loc, parameterization = check_law(alpha, beta, scale, loc, parameterization)
     alpha = _check_sampling_alpha(alpha)
@@ -395,7 +398,9 @@ def sample_isotropic(
     The law has characteristic function ``E exp(i<u, X>) = exp(-scale**alpha |u|**alpha)``,
     so every projection ``<e, X>`` on a unit vector ``e`` is ``SaS(alpha, scale)``.
     It is sampled as ``X = scale * sqrt(A) G`` with ``G ~ N(0, I_dim)`` and ``A`` a
-    totally skewed ``(alpha/2)``-stable variable (Samorodnitsky & Taqqu 1994, Prop. 2.5.2).
+    totally skewed ``(alpha/2)``-stable variable (Samorodnitsky & Taqqu 1994, Prop. 2.5.2),
+    drawn by Kanter's positive form of the CMS formula (``_positive_sqrt_mixing``); vectors
+    beyond the float range saturate coordinate by coordinate.
 
     The authors' code for the paper draws a vector whose coordinates have scale
     ``1/sqrt(2)``; this function gives exact scale ``scale`` (1 by default).
