@@ -7,10 +7,11 @@ outside the repository and executed there top to bottom with nbclient, in a kern
 environment, with the sweep cache (``HTSGD_CACHE_DIR``) in the temporary folder too. Nothing of
 the clone is importable there: the test checks that ``htsgd`` came from the new environment.
 
-Binder allows a notebook 2 GB of memory: the kernel's peak resident memory plus the largest peak
-of the processes it started (sweep workers) must stay below that. The sum is a bound that is
-conservative for one worker at a time and may undercount several running at once; the chapters
-size their workers from the CPUs they may use, and Binder gives one or two.
+Binder gives a notebook 2 GB of memory and one or two CPUs. The kernel runs pinned to at most
+``BINDER_CPUS`` CPUs (its affinity mask), so the sweeps size their workers as they would there,
+and the bound checked is the kernel's peak resident memory plus, for each CPU, the largest peak of
+the processes it started (sweep workers): as if every worker reached the largest worker's peak
+while the kernel was at its own.
 
 Two choices keep the test on this machine's disks rather than downloading gigabytes: the torch of
 the new environment is pinned (``-c``) to the release already installed here (CPU build), as Colab
@@ -41,6 +42,7 @@ from conftest import ROOT
 pytestmark = [pytest.mark.slow, pytest.mark.book]
 
 LIMIT_MB = 2048  # Binder's memory limit
+BINDER_CPUS = 2
 CELL_TIMEOUT_S = 900
 KERNEL = "htsgd-plain-install"
 # The explorers must work with the ipywidgets Colab ships (the notebook extra allows it, so Colab
@@ -52,12 +54,19 @@ sync = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync)
 
 PROBE = """\
-import json, resource, htsgd
+import json, os, resource, htsgd
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print("HTSGD-PROBE " + json.dumps({"htsgd": htsgd.__file__, "self_mb": me.ru_maxrss / 1024,
-                                   "children_mb": kids.ru_maxrss / 1024,
+                                   "children_mb": kids.ru_maxrss / 1024, "cpus": len(os.sched_getaffinity(0)),
                                    "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime}))
 """
+
+
+# ipykernel_launcher, pinned to at most BINDER_CPUS of the CPUs this test may use.
+LAUNCH = (
+    f"import os; os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:{BINDER_CPUS}]); "
+    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+)
 
 
 def _pip_env() -> dict[str, str]:
@@ -93,7 +102,7 @@ def plain(tmp_path_factory):
     (kernels / "kernel.json").write_text(
         json.dumps(
             {
-                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "argv": [str(python), "-c", LAUNCH, "-f", "{connection_file}"],
                 "display_name": "htsgd plain install",
                 "language": "python",
                 "env": {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": ""},
@@ -142,7 +151,8 @@ def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
         except Exception as error:  # report every chapter, then fail
             failures.append(f"{chapter.stem}: {type(error).__name__}: {str(error)[-1500:]}")
             continue
-        peak = probe["self_mb"] + probe["children_mb"]
+        assert probe["cpus"] <= BINDER_CPUS
+        peak = probe["self_mb"] + probe["cpus"] * probe["children_mb"]
         results["chapters"][chapter.stem] = {
             "seconds": round(seconds, 1),
             "kernel_peak_mb": round(probe["self_mb"]),
