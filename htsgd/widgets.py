@@ -137,7 +137,8 @@ def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_fram
         grids.append(values)
         logs.append(log)
         initial.append(min(range(len(values)), key=lambda i: abs(values[i] - value)))
-    picks = frame_grid([len(g) for g in grids], initial, max(max_frames, 2 ** len(grids)))  # every slider moves
+    # However slow the drawing, every slider gets three positions (both ends and its first value).
+    picks = frame_grid([len(g) for g in grids], initial, max(max_frames, 3 ** len(grids)))
     fixed = {name: controls[name].value for name in others}
     frames: dict[str, str] = {}
 
@@ -190,8 +191,8 @@ def explorer(
         (only for explorers with one or two sliders; see the module's docstring).
     frame_budget_s : float
         The build spends about this long on the frames: their number is cut to
-        ``frame_budget_s`` divided by the time the first frame took (at least two per
-        slider's worth, at most ``max_frames``).
+        ``frame_budget_s`` divided by the time the first frame took (at most ``max_frames``;
+        at least three positions per slider).
     frame_dpi : int
         Resolution of the precomputed frames (the page scales them to the first frame's width).
 
