@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+from nbclient.exceptions import CellTimeoutError
 
 from conftest import ROOT
 
@@ -43,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.book]
 
 LIMIT_MB = 2048  # Binder's memory limit
 BINDER_CPUS = 2
-CELL_TIMEOUT_S = 900
+CELL_TIMEOUT_S = 600
 KERNEL = "htsgd-plain-install"
 # The explorers must work with the ipywidgets Colab ships (the notebook extra allows it, so Colab
 # needs no restart); the book's own environment (requirements.txt) runs them with ipywidgets 8.
@@ -146,8 +147,17 @@ def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
     failures = []
     for chapter in chapters:
         notebook = notebooks / f"{chapter.stem}.ipynb"
+        retried = False
         try:
-            seconds, probe = _run(notebook, notebooks)
+            try:
+                seconds, probe = _run(notebook, notebooks)
+            except CellTimeoutError:
+                # Now and then the kernel goes idle while nbclient still waits for its reply (seen
+                # here under heavy load with ipykernel 6.31; the same chapter then ran in 16 s): one
+                # retry, reported, so that a lost message does not pass for a slow chapter.
+                retried = True
+                print(f"plain install: {chapter.stem}: a cell timed out; running it again", file=sys.stderr)
+                seconds, probe = _run(notebook, notebooks)
         except Exception as error:  # report every chapter, then fail
             failures.append(f"{chapter.stem}: {type(error).__name__}: {str(error)[-1500:]}")
             continue
@@ -158,6 +168,7 @@ def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
             "kernel_peak_mb": round(probe["self_mb"]),
             "children_peak_mb": round(probe["children_mb"]),
             "cpu_seconds": round(probe["cpu_s"], 1),  # kernel and its workers: a load-independent measure
+            "retried": retried,
         }
         print(
             f"plain install: {chapter.stem}: {seconds:.0f} s cold ({probe['cpu_s']:.0f} CPU s), peak {peak:.0f} MB",
