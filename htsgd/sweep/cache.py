@@ -49,7 +49,8 @@ __all__ = [
 #: Bumped whenever the meaning of a cached result changes (new metrics, a fix in
 #: training or pruning, new random streams): every cell hash changes with it, so old
 #: results are not reused. 2: the stable sampler draws its CPU uniforms from numpy streams.
-SCHEMA_VERSION = 2
+#: 3: one Chambers-Mallows-Stuck core for every path (angles on the uniforms' grid midpoints).
+SCHEMA_VERSION = 3
 
 # Every record has these keys, with these types (checked on every read).
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
