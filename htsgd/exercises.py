@@ -123,7 +123,7 @@ def _sgd_gaussian_std() -> float:
     from .optim import authors_sigma_to_ours, noise_scale
 
     # A SaS(2, c) increment is N(0, 2 c^2): standard deviation c sqrt(2).
-    return noise_scale(0.01, 2.0, authors_sigma_to_ours(0.003, 2.0, "per_neuron")) * math.sqrt(2.0)
+    return noise_scale(0.01, 2.0, authors_sigma_to_ours(0.003, 2.0, "per_weight")) * math.sqrt(2.0)
 
 
 def _sgd_vgg_noisy_fraction() -> float:
@@ -256,7 +256,8 @@ REFERENCES: dict[str, Reference] = {
             _sgd_gaussian_std, 0.01, 0.0,
             "the sample standard deviation of 2e5 normal draws has relative standard error 1/sqrt(4e5) = 0.16%; "
             "1% is about 6 of them",
-            "Convert the authors' sigma with hs.optim.authors_sigma_to_ours(sigma_a, 2.0, noise), start from zero "
+            "Convert the authors' sigma with hs.optim.authors_sigma_to_ours(sigma_a, 2.0, 'per_weight'), start "
+            "from zero "
             "weights with zero gradients, take one step and measure W.std().",
         ),
         Reference(
