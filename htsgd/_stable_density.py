@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from . import _stable_small_alpha
 from ._checks import check_choice, check_real, real_array
 
 __all__ = ["pdf", "logpdf", "cdf", "sf", "char_func", "tail_constant", "PARAMETERIZATIONS"]
@@ -79,11 +80,10 @@ def check_law(alpha: Any, beta: Any, scale: Any, loc: Any, parameterization: Any
 # beta = 0 there is nothing to move and the error is about 1e-16 |a| (1 + |log|x||); for
 # 0 < |alpha - 1| < 1e-7 and beta != 0 it is about 1e-16 min(|x|, 1/|alpha - 1|).
 
-#: Smallest distance z - zeta used (zeta itself is evaluated there). Known limitation: below
-#: alpha of about 0.15 the law puts visible mass at tiny scales (at alpha = 0.01,
-#: P(0 < X < 1e-13) = 0.13), so values at and near zeta are wrong there (cdf(0, 0.05) = 0.507,
-#: cdf(0, 0.1) - 1/2 = 1e-7, pdf(0, 0.1) 0.8% low; fine from 0.15 on). A smaller floor does not
-#: help: the integration itself loses accuracy for such alpha and tiny distances (issue 12).
+#: Smallest distance z - zeta used (zeta itself is evaluated there). Below alpha = 0.15 the
+#: law puts visible mass at tiny scales (at alpha = 0.01, P(0 < X < 1e-13) = 0.13), where the
+#: integrals lose accuracy whatever the floor (cdf(0, 0.05) came out 0.507): there the
+#: densities come from Zolotarev's series instead (htsgd/_stable_small_alpha.py).
 _D_FLOOR = 1e-13
 _H0 = 0.3  # trapezoid step times max |ds/dsigma|; the error is about exp(-pi**2 / _H0)
 _U_LO, _U_HI = -36.0, 3.8  # the kernel exp(u - e^u) is below 1e-15 of its mass outside
@@ -528,6 +528,9 @@ def _std_logpdf(z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         return -0.25 * z * z - math.log(2 * math.sqrt(math.pi))
     if alpha == 1.0 and beta == 0.0:
         return -math.log(math.pi) - np.log1p(z * z)
+    if alpha < _stable_small_alpha.SERIES_ALPHA:
+        # Zolotarev's series in S1 coordinates (the S1 origin is zeta in S0).
+        return _stable_small_alpha.pdf_cdf_sf(z + beta * _tan_half_pi(alpha), alpha, beta)[0]
     if beta < 0.0:
         return _std_logpdf(-z, alpha, -beta)
     out = np.full(z.shape, -np.inf)
@@ -584,6 +587,9 @@ def _std_cdf_sf(z: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, n
     if alpha == 1.0 and beta == 0.0:
         low = np.arctan2(1.0, -z) / math.pi  # = 1/2 + arctan(z)/pi, accurate as z -> -inf
         return low, np.arctan2(1.0, z) / math.pi
+    if alpha < _stable_small_alpha.SERIES_ALPHA:
+        _, cdf, sf = _stable_small_alpha.pdf_cdf_sf(z + beta * _tan_half_pi(alpha), alpha, beta)
+        return cdf, sf
     if beta < 0.0:
         sf, cdf = _std_cdf_sf(-z, alpha, -beta)
         return cdf, sf
@@ -659,9 +665,22 @@ def logpdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: flo
     shape, z, alpha, beta, scale = _standardize("x", x, alpha, beta, scale, loc, parameterization)
     out = np.full(z.shape, -np.inf)
     fin = np.isfinite(z)
-    if fin.any():
+    if fin.any() and alpha < _stable_small_alpha.SERIES_ALPHA:
+        y = _s1_points(x, beta, scale, loc, parameterization, alpha)
+        out[fin] = _stable_small_alpha.pdf_cdf_sf(y[fin], alpha, beta)[0] - math.log(scale)
+    elif fin.any():
         out[fin] = _std_logpdf(z[fin], alpha, beta) - math.log(scale)
     return _reshape(out, shape)
+
+
+def _s1_points(x, beta, scale, loc, parameterization, alpha) -> np.ndarray:
+    """Standardized S1 points (x - loc)/scale (S0 loc shifted), 1-d, without going through S0.
+
+    For small alpha the S1 origin is where the law's mass concentrates; the round trip
+    through the S0 location (x - beta tan(pi alpha/2)) would round away all |x| below 1e-17.
+    """
+    y = (_as_points("x", x).ravel() - loc) / scale
+    return y + beta * _tan_half_pi(alpha) if parameterization == "S0" else y
 
 
 def pdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0,
@@ -702,8 +721,9 @@ def pdf(x: Any, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float 
     roughly accurate (they underflow to 0 soon after; never NaN). At ``alpha = 1`` with
     ``0 < |beta| < 1e-3`` the law is interpolated linearly in beta between the Cauchy law
     and ``|beta| = 1e-3`` (relative error about 1e-7 in the body, growing like
-    ``log(|x|)**2`` in the tails). For ``alpha`` below about 0.15 values at and near
-    ``zeta = -beta tan(pi alpha / 2)`` are inaccurate (``cdf(0, 0.05)`` is 0.507).
+    ``log(|x|)**2`` in the tails). For ``alpha < 0.15`` the densities come from
+    Zolotarev's convergent series in S1 (``htsgd/_stable_small_alpha.py``; about 1e-10
+    against an mpmath reference, mpmath itself where ``|x|`` is tiny).
     Introduced in the chapter *Stable distributions*.
 
     References
@@ -719,7 +739,10 @@ def _probability(upper: bool, x, alpha, beta, scale, loc, parameterization):
     shape, z, alpha, beta, scale = _standardize("x", x, alpha, beta, scale, loc, parameterization)
     out = np.where(z > 0, float(not upper), float(upper))  # the limits at x = -inf and +inf
     fin = np.isfinite(z)
-    if fin.any():
+    if fin.any() and alpha < _stable_small_alpha.SERIES_ALPHA:
+        y = _s1_points(x, beta, scale, loc, parameterization, alpha)
+        out[fin] = _stable_small_alpha.pdf_cdf_sf(y[fin], alpha, beta)[1 + int(upper)]
+    elif fin.any():
         out[fin] = _std_cdf_sf(z[fin], alpha, beta)[int(upper)]
     return _reshape(out, shape)
 
