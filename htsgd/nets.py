@@ -97,7 +97,7 @@ _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 class MeanFieldNet(nn.Module):
     """The two-layer network of the theory: ``f(x) = (1/n) sum_i a_i phi(<w_i, x>)``.
 
-    The hidden weights form an ``(n, d)`` matrix :attr:`weight` whose rows are the
+    The hidden weights form an ``(n, d)`` matrix ``weight`` whose rows are the
     neurons, seen as ``n`` interacting particles in ``R^d``; :attr:`particles`
     returns it. The second layer ``a`` is fixed by default, as in the paper's
     theory.

@@ -20,9 +20,13 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+import nbclient_polling  # noqa: E402  (the workaround for nbclient's lost-reply hang)
+
 
 def execute_chapter(path: Path, timeout: int = 1200) -> tuple[nbformat.NotebookNode, float]:
     """Execute the chapter at ``path``; return the executed notebook and the seconds it took."""
+    nbclient_polling.install()
     nb = jupytext.read(path)
     client = NotebookClient(
         nb,

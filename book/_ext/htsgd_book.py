@@ -54,6 +54,10 @@ def _copy_widget_fonts(app, exception) -> None:
 
 
 def setup(app) -> dict[str, Any]:
+    # The build executes the chapters in this process: wait for replies without nbclient's hang.
+    import nbclient_polling  # book/_ext is on sys.path for local extensions
+
+    nbclient_polling.install()
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _copy_widget_fonts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,55 @@
+"""Work around an nbclient hang: the kernel is idle, its execute_reply was sent, nbclient waits on.
+
+nbclient waits for a cell's ``execute_reply`` with one ``shell_channel.get_msg(timeout=T)``
+(T is the cell timeout, 1200 s here). With widget traffic on the other channels (the
+explorers, tqdm's progress bar) that single wait sometimes misses the reply that has already
+arrived, and the cell "hangs" for the whole timeout with the kernel idle (nbclient issue #312,
+seen in our CI and in runs of the experiments chapter). A fresh ``get_msg`` sees the pending
+message, so waiting in slices of one second keeps the same overall timeout without the hang.
+
+:func:`install` patches :class:`nbclient.NotebookClient` once per process; the book build
+(through the ``htsgd_book`` Sphinx extension), ``scripts/run_chapter.py`` and the
+plain-install notebook test call it.
+"""
+
+from __future__ import annotations
+
+from queue import Empty
+from time import monotonic
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+
+_SLICE_S = 1.0
+
+
+def _sliced(get_msg):
+    async def get_msg_in_slices(*args: Any, timeout: float | None = None, **kwargs: Any):
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            left = _SLICE_S if deadline is None else max(0.0, min(_SLICE_S, deadline - monotonic()))
+            try:
+                return await ensure_async(get_msg(*args, timeout=left, **kwargs))
+            except Empty:
+                if deadline is not None and monotonic() >= deadline:
+                    raise
+
+    return get_msg_in_slices
+
+
+def install() -> None:
+    """Make every NotebookClient wait for shell replies in one-second slices (idempotent)."""
+    from nbclient.client import NotebookClient
+
+    if getattr(NotebookClient, "_htsgd_sliced_shell", False):
+        return
+    start = NotebookClient.async_start_new_kernel_client
+
+    async def async_start_new_kernel_client(self, *args: Any, **kwargs: Any):
+        client = await start(self, *args, **kwargs)
+        channel = self.kc.shell_channel
+        channel.get_msg = _sliced(channel.get_msg)
+        return client
+
+    NotebookClient.async_start_new_kernel_client = async_start_new_kernel_client
+    NotebookClient._htsgd_sliced_shell = True
