@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from conftest import BOOK, ROOT
 
 spec = importlib.util.spec_from_file_location("run_chapter", ROOT / "scripts" / "run_chapter.py")

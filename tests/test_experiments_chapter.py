@@ -44,7 +44,7 @@ def test_book_and_quick_grids_exist_and_quick_is_smaller(part):
     book = hs.sweep.load_config(f"book-{part}")
     quick = hs.sweep.load_config(f"book-{part}-quick")
     assert len(quick.cells()) < len(book.cells())
-    assert f"book-{{part}}{{SUFFIX}}" in CODE and f'"{part}"' in CODE
+    assert "book-{part}{SUFFIX}" in CODE and f'"{part}"' in CODE
 
 
 def test_the_grid_switch_is_visible_and_defaults_to_quick():
