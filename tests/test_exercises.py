@@ -238,7 +238,10 @@ def test_nbgrader_generates_and_autogrades_chapter_1(kit, tmp_path):
     pytest.importorskip("nbgrader")
     bindir = os.path.dirname(sys.executable)
     env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    # nbgrader executes with nbclient too: the same workaround for its lost-reply hang (nbclient#312).
+    ext = BOOK / "_ext"
     (tmp_path / "nbgrader_config.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ext)!r})\nimport nbclient_polling\nnbclient_polling.install()\n"
         'c = get_config()\nc.CourseDirectory.course_id = "htsgd"\nc.Execute.timeout = 900\n')
     (tmp_path / "source" / "ch1").mkdir(parents=True)
     nbformat.write(kit["instructor"], tmp_path / "source" / "ch1" / "stable.ipynb")
