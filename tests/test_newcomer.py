@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import yaml
+
 from conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")

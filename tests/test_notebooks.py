@@ -10,9 +10,9 @@ import subprocess
 
 import nbformat
 import yaml
-from conftest import BOOK, ROOT
 
 import htsgd
+from conftest import BOOK, ROOT
 
 spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(spec)
