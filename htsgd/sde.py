@@ -15,6 +15,8 @@ Introduced in the chapter *Lévy-driven SDEs and the Euler scheme* (``book/sde.m
   Ornstein-Uhlenbeck process ``dX = -theta X dt + sigma dL`` and of its Euler chain, both
   ``loc + SaS(alpha, scale)``.
 * :func:`convergence_order` -- the least-squares slope of ``log error`` against ``log step``.
+* :func:`levy_exponent_from_measure` -- the Lévy-Khintchine exponent of a symmetric
+  Lévy measure ``c |y|**(-1-alpha) dy``, by quadrature (``|u|**alpha`` for the stable one).
 
 Conventions
 -----------
@@ -53,6 +55,7 @@ __all__ = [
     "stable_ou_law",
     "stable_ou_euler_law",
     "convergence_order",
+    "levy_exponent_from_measure",
 ]
 
 def stable_increments(
@@ -455,14 +458,8 @@ def stable_ou_euler_law(
 
     Parameters
     ----------
-    x0 : float, numpy array or torch.Tensor
-        Initial state(s); ``loc`` has the same type and shape.
-    theta : float
-        Mean-reversion rate.
-    sigma : float
-        Noise level >= 0.
-    alpha : float
-        Stability index in (0, 2].
+    x0, theta, sigma, alpha
+        The initial state(s) and the OU parameters, as in :func:`stable_ou_law` (same checks).
     step : float
         ``h > 0``.
     n_steps : int
@@ -470,8 +467,8 @@ def stable_ou_euler_law(
 
     Returns
     -------
-    loc : same type as x0
-    scale : float
+    loc, scale
+        As in :func:`stable_ou_law`: ``X_n ~ loc + SaS(alpha, scale)``.
 
     Examples
     --------
@@ -557,3 +554,67 @@ def convergence_order(steps: Any, errors: Any) -> float:
     if denom == 0.0:
         raise ValueError(f"steps must hold at least 2 distinct values, got {h.tolist()}")
     return float(dh @ (le - le.mean()) / denom)
+
+
+def levy_exponent_from_measure(alpha: float, u: float = 1.0, *, c: float | None = None) -> float:
+    """``-psi(u)`` of the symmetric Lévy measure ``c |y|**(-1-alpha) dy``, by quadrature.
+
+    For a symmetric Lévy measure with no Gaussian part and no drift, the Lévy-Khintchine
+    exponent is real and, the odd terms integrating to 0,
+
+        -psi(u) = 2 c int_0^inf (1 - cos(u y)) y**(-1-alpha) dy = 2 c I_alpha |u|**alpha,
+
+    with ``I_alpha = Gamma(1 - alpha) cos(pi alpha / 2) / alpha`` (``pi/2`` at ``alpha = 1``).
+    The integral is computed numerically from the measure (not from the closed form), split
+    at ``y = 1``: ``int_0^1 (1 - cos(u y)) y**(-1-alpha) dy`` by adaptive quadrature, and
+    ``int_1^inf y**(-1-alpha) dy - int_1^inf cos(u y) y**(-1-alpha) dy``, the second by
+    QUADPACK's Fourier-integral rule (``scipy.integrate.quad`` with ``weight="cos"``). With
+    the default ``c = c_alpha = alpha C_alpha / 2`` (``alpha * htsgd.stable.tail_constant(alpha)``)
+    the result is ``|u|**alpha``: the Lévy measure of the symmetric alpha-stable motion with
+    ``E exp(iu L_1) = exp(-|u|**alpha)``.
+
+    Parameters
+    ----------
+    alpha : float
+        Stability index in (0, 2) (``alpha = 2`` has no Lévy measure).
+    u : float
+        Frequency, any finite real; the result depends on ``|u|`` only.
+    c : float, optional
+        Constant of the measure, finite and >= 0; ``None`` (default) uses ``c_alpha``.
+
+    Returns
+    -------
+    float
+        ``-psi(u) >= 0``. Its accuracy is that of the quadrature: about ``1e-8`` relative for
+        ``alpha`` in [0.5, 1.9] and ``|u|`` in [0.1, 10] (the test checks ``1e-6``).
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is outside (0, 2), ``u`` is not finite, or ``c`` is negative or not finite.
+
+    References
+    ----------
+    Applebaum (2009), *Lévy Processes and Stochastic Calculus*, 2nd ed., Ch. 1 (the
+    Lévy-Khintchine formula); Samorodnitsky & Taqqu (1994), Prop. 1.2.15 (``C_alpha``).
+
+    Examples
+    --------
+    >>> from htsgd.sde import levy_exponent_from_measure
+    >>> round(levy_exponent_from_measure(1.5, 2.0), 6)  # 2**1.5
+    2.828427
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    from scipy import integrate
+
+    alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True, high_open=True)
+    u = abs(check_real("u", u, finite=True))
+    c = alpha * _stable.tail_constant(alpha) if c is None else check_real("c", c, low=0.0, finite=True)
+    if u == 0.0 or c == 0.0:
+        return 0.0
+    # (1 - cos(u y)) = 2 sin(u y / 2)**2 avoids the cancellation of 1 - cos near y = 0
+    body = integrate.quad(lambda y: 2.0 * math.sin(0.5 * u * y) ** 2 * y ** (-1 - alpha), 0.0, 1.0, limit=200)[0]
+    far = 1.0 / alpha  # int_1^inf y**(-1-alpha) dy
+    osc = integrate.quad(lambda y: y ** (-1 - alpha), 1.0, math.inf, weight="cos", wvar=u)[0]
+    return 2.0 * c * (body + far - osc)
