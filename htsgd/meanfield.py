@@ -384,16 +384,37 @@ class ParticleRun:
     snapshots: dict[int, torch.Tensor]
 
 
+def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
+    """The settings of the dynamics, checked: ``(eta, alpha, sigma, activation, noise)``.
+
+    The one place that validates them for :func:`run_particles`, :func:`limit_chain` and
+    :func:`chaos_experiment`, and that holds :func:`limit_chain`'s defaults (those of
+    :func:`run_particles`' signature).
+    """
+    unknown = sorted(set(settings) - set(_DYNAMICS_DEFAULTS))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {unknown} of the dynamics; allowed: {list(_DYNAMICS_DEFAULTS)}")
+    s = {**_DYNAMICS_DEFAULTS, **settings}
+    _check_activation(s["activation"])
+    return (
+        check_real("eta", s["eta"], low=0.0, low_open=True),
+        _noise_alpha(s["alpha"]),
+        check_real("sigma", s["sigma"], low=0.0),
+        s["activation"],
+        check_choice("noise", s["noise"], NOISE_KINDS),
+    )
+
+
+#: Defaults of the settings of the dynamics (those of :func:`run_particles`).
+_DYNAMICS_DEFAULTS: dict[str, Any] = {"eta": 0.1, "alpha": None, "sigma": 0.0, "activation": "relu", "noise": "per_weight"}
+
+
 def _check_run_args(width, seeds, steps, eta, alpha, sigma, activation, tagged, noise):
     width = check_int("width", width, low=1)
     seeds = check_int("seeds", seeds, low=1)
     steps = check_int("steps", steps, low=0)
-    eta = check_real("eta", eta, low=0.0, low_open=True)
-    alpha = _noise_alpha(alpha)
-    sigma = check_real("sigma", sigma, low=0.0)
-    _check_activation(activation)
+    eta, alpha, sigma, _, _ = _dynamics(eta=eta, alpha=alpha, sigma=sigma, activation=activation, noise=noise)
     tagged = check_int("tagged", tagged, low=0, high=width)
-    check_choice("noise", noise, NOISE_KINDS)
     return width, seeds, steps, eta, alpha, sigma, tagged
 
 
@@ -513,12 +534,8 @@ def limit_chain(
     *,
     seeds: int = 1,
     tagged: int = 2,
-    eta: float = 0.1,
-    alpha: float | None = None,
-    sigma: float = 0.0,
-    activation: str = "relu",
-    noise: str = "per_weight",
     tag_generator: SeedLike = None,
+    **dynamics: Any,
 ) -> torch.Tensor:
     """The limit copies of the tagged neurons: the particle recursion driven by the mean field.
 
@@ -537,10 +554,11 @@ def limit_chain(
         (``ParticleRun.train_output[:-1, 0]`` of a wide reference run).
     seeds, tagged : int
         As in :func:`run_particles`.
-    eta, alpha, sigma, activation, noise
-        As in :func:`run_particles`.
     tag_generator : None, int or torch.Generator
         The tagged stream.
+    **dynamics
+        ``eta``, ``alpha``, ``sigma``, ``activation``, ``noise``: the settings of the
+        dynamics, with the meaning and the defaults they have in :func:`run_particles`.
 
     Returns
     -------
@@ -557,9 +575,8 @@ def limit_chain(
         )
     steps = int(reference_output.shape[0])
     tagged = check_int("tagged", tagged, low=1)
-    _, seeds, _, eta, alpha, sigma, tagged = _check_run_args(
-        tagged, seeds, steps, eta, alpha, sigma, activation, tagged, noise
-    )
+    seeds = check_int("seeds", seeds, low=1)
+    eta, alpha, sigma, activation, noise = _dynamics(**dynamics)
     dt = problem.x.dtype
     tgen = torch_generator(tag_generator, "cpu")
     shape = (seeds, tagged, problem.input_dim)

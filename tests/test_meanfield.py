@@ -260,3 +260,23 @@ def test_bad_input_is_rejected_early():
     with pytest.raises(ValueError, match="noise must have the shape"):
         w = torch.zeros(4, 3, dtype=torch.float64)
         mf.particle_step(w, mf.second_layer(4, dtype=torch.float64), p.x, p.y, eta=0.1, noise=torch.zeros(3))
+
+
+def test_limit_chain_settings_have_run_particles_defaults_and_are_checked():
+    """limit_chain takes the dynamics as keywords checked by one helper: its defaults are run_particles'."""
+    import inspect
+
+    params = inspect.signature(mf.run_particles).parameters
+    assert {k: params[k].default for k in mf._DYNAMICS_DEFAULTS} == mf._DYNAMICS_DEFAULTS
+    p = _tiny_problem()
+    ref = mf.run_particles(p, 6, steps=3, tagged=0, generator=0)
+    reference = ref.train_output[:-1, 0]
+    # Defaults spelled out give the same chain as defaults omitted.
+    assert torch.equal(mf.limit_chain(p, reference, tag_generator=1),
+                       mf.limit_chain(p, reference, tag_generator=1, **mf._DYNAMICS_DEFAULTS))
+    with pytest.raises(TypeError, match="unknown setting"):
+        mf.limit_chain(p, reference, steps=3)
+    for bad, match in [({"eta": 0.0}, "eta"), ({"alpha": 2.5}, "alpha"), ({"sigma": -1.0}, "sigma"),
+                       ({"activation": "gelu"}, "activation"), ({"noise": "per_neuron"}, "noise")]:
+        with pytest.raises(ValueError, match=match):
+            mf.limit_chain(p, reference, **bad)
