@@ -280,3 +280,23 @@ def test_limit_chain_settings_have_run_particles_defaults_and_are_checked():
                        ({"activation": "gelu"}, "activation"), ({"noise": "per_neuron"}, "noise")]:
         with pytest.raises(ValueError, match=match):
             mf.limit_chain(p, reference, **bad)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_blocks_of_seeds_equal_one_block(activation, monkeypatch):
+    """Stepping seeds in cache-sized blocks (here 2 or 3 seeds a block) gives the one-block step.
+
+    Each seed's arithmetic is the same in both; only the kernels' batch sizes differ,
+    so the results agree to float64 rounding (rtol 1e-12 as for the loop over seeds).
+    """
+    p = _tiny_problem(n_train=9, d=4)
+    n, seeds = 6, 7
+    w = torch.randn(seeds, n, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    a = mf.second_layer(n, dtype=torch.float64)
+    whole = mf._fused_step(w, a, p.x, p.y, 0.3, activation, None)
+    monkeypatch.setattr(mf, "_BLOCK_BYTES", 2 * n * 9 * 8)  # 2 seeds a block: blocks of 2, 2, 3
+    blocks = mf._fused_step(w, a, p.x, p.y, 0.3, activation, None, {})
+    for got, want in zip(blocks, whole, strict=True):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+    loop = [mf._fused_step(w[s], a, p.x, p.y, 0.3, activation, None)[0] for s in range(seeds)]
+    assert torch.allclose(blocks[0], torch.stack(loop), rtol=1e-12, atol=1e-14)
