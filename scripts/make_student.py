@@ -12,6 +12,11 @@ Notebooks (``make student``): for every chapter with exercises (or the ones name
   autograded test cell with points runs the self-check ``assert hs.exercises.check(label, answer)``.
   A course copies it to ``source/<assignment>/`` and runs ``nbgrader generate_assignment`` and
   ``nbgrader autograde`` as it is.
+* ``_build/instructor/nbgrader_config.py`` is the configuration to append to the course's
+  ``nbgrader_config.py`` (the one ``nbgrader quickstart`` writes): a cell timeout fit for the
+  chapters (nbgrader's default is 30 s) and this clone's workaround for nbclient's lost
+  ``execute_reply`` (``book/_ext/nbclient_polling.py``). Without it ``nbgrader autograde`` sat idle
+  after chapter 1's explorer cell for the whole cell timeout (the kernel's reply had been sent).
 * ``_build/student/<chapter>.ipynb`` is what a student receives: the same notebook with every
   solution replaced by a scaffold (``answer = ...`` and ``raise NotImplementedError(...)`` where code
   is expected, ``YOUR ANSWER HERE`` where prose is), outputs cleared; it equals nbgrader's release
@@ -50,7 +55,8 @@ SCHEMA = 3
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 TEXT_STUB = "YOUR ANSWER HERE"
 
-__all__ = ["chapters_with_exercises", "instructor_notebook", "student_notebook", "write_kit", "build_html"]
+__all__ = ["chapters_with_exercises", "instructor_notebook", "student_notebook", "nbgrader_config", "write_kit",
+           "build_html"]
 
 
 def chapters_with_exercises() -> list[Path]:
@@ -171,8 +177,25 @@ def student_notebook(instructor: nbformat.NotebookNode) -> nbformat.NotebookNode
     return nb
 
 
+def nbgrader_config(cell_timeout: int = 900) -> str:
+    """The lines a course appends to its ``nbgrader_config.py`` to autograde these notebooks."""
+    return (
+        "# htsgd's instructor notebooks (written by `make student`): append to the course's nbgrader_config.py.\n"
+        "# nbclient, which nbgrader executes notebooks with, now and then misses a cell's execute_reply after\n"
+        "# widget output (nbclient#312): autograde then waits, the kernel idle, for the whole cell timeout.\n"
+        "# This clone's workaround waits for the reply in one-second slices.\n"
+        "import sys\n\n"
+        f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "import nbclient_polling  # noqa: E402\n\n"
+        "nbclient_polling.install()\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.Execute.timeout = {int(cell_timeout)}  # seconds per cell (nbgrader's default, 30 s, is too short)\n"
+    )
+
+
 def write_kit(chapters: list[Path] | None = None, out: Path = BUILD) -> list[Path]:
-    """Write ``out/instructor/<chapter>.ipynb`` and ``out/student/<chapter>.ipynb``; return the paths."""
+    """Write ``out/instructor/<chapter>.ipynb``, ``out/student/<chapter>.ipynb`` and
+    ``out/instructor/nbgrader_config.py``; return the paths."""
     written = []
     for chapter in chapters or chapters_with_exercises():
         instructor = instructor_notebook(chapter)
@@ -182,6 +205,9 @@ def write_kit(chapters: list[Path] | None = None, out: Path = BUILD) -> list[Pat
             nbformat.validate(nb)
             nbformat.write(nb, path)
             written.append(path)
+    config = out / "instructor" / "nbgrader_config.py"
+    config.write_text(nbgrader_config())
+    written.append(config)
     return written
 
 
