@@ -22,7 +22,7 @@ def _tiny_problem(dtype=torch.float64, n_train=7, d=3):
 # ----------------------------------------------------------------------------------
 # sliced Wasserstein
 # ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("n", "m"), [(5, 7), (64, 64), (33, 1000), (200, 150)])
+@pytest.mark.parametrize(("n", "m"), [(5, 7), (64, 64), (33, 1000), (200, 150), (16, 128), (96, 32)])
 @pytest.mark.parametrize("test_function", [None, torch.tanh])
 def test_sliced_w1_is_scipy_w1_in_one_dimension(n, m, test_function):
     """In d = 1 every direction is +-1; the identity and tanh are odd, so every slice is the plain W1."""
