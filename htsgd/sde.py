@@ -560,7 +560,7 @@ def levy_exponent_from_measure(alpha: float, u: float = 1.0, *, c: float | None 
     """``-psi(u)`` of the symmetric Lévy measure ``c |y|**(-1-alpha) dy``, by quadrature.
 
     For a symmetric Lévy measure with no Gaussian part and no drift, the Lévy-Khintchine
-    exponent is real and, the odd terms integrating to 0,
+    exponent is real and, the odd terms integrating to 0::
 
         -psi(u) = 2 c int_0^inf (1 - cos(u y)) y**(-1-alpha) dy = 2 c I_alpha |u|**alpha,
 
