@@ -10,12 +10,14 @@ bookkeeping out of the chapter:
 
 * :func:`accuracy_drop` adds the accuracy lost by each pruning criterion;
 * :func:`paired` lines up a metric of two sets of cells by seed (a noisy cell and
-  its matched-steps control, or two noise settings);
+  its matched-steps control, or two noise settings), and :func:`paired_interval`
+  gives the interval of those paired differences;
 * :func:`mean_interval` is the Student-t interval of a mean; :class:`Interval`
   says whether it settles a predicted sign (:meth:`Interval.verdict`);
 * :func:`median_iqr` summarises heavy-tailed quantities (the fraction pruned) by
   medians and interquartile ranges instead of means and standard deviations;
-* :func:`phrase` picks the words of a sentence from the same verdict the table shows.
+* :func:`phrase` picks the words of a sentence from the same verdict the table shows,
+  and :func:`flag_verdict` turns a computed boolean into a verdict.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ __all__ = [
     "mean_interval",
     "accuracy_drop",
     "paired",
+    "paired_interval",
     "median_iqr",
     "phrase",
+    "flag_verdict",
 ]
 
 #: The three answers an interval can give to a predicted sign.
@@ -256,3 +260,52 @@ def phrase(verdict: str, words: Mapping[str, str]) -> str:
     if missing:
         raise ValueError(f"words must give a phrase for every verdict; missing {missing}")
     return words[verdict]
+
+
+def paired_interval(
+    frame: Any,
+    column: str | Any,
+    treated: Mapping[str, Any],
+    control: Mapping[str, Any] | str,
+    *,
+    on: str = "seed",
+    level: float = 0.95,
+) -> Interval:
+    """The interval of the paired differences ``treated - control``: :func:`paired`, then :func:`mean_interval`.
+
+    Parameters are those of :func:`paired` (``frame``, ``column``, ``treated``,
+    ``control``, ``on``) and ``level`` of :func:`mean_interval`.
+
+    Returns
+    -------
+    Interval
+        Mean of the differences over the ``n`` shared values of ``on`` and its
+        Student-t interval.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"role": ["grid"] * 4, "matched_to": [None] * 4, "hash": list("abcd"),
+    ...                   "alpha": [None, None, 1.5, 1.5], "seed": [0, 1, 0, 1], "acc": [0.8, 0.9, 0.7, 0.7]})
+    >>> round(paired_interval(t, "acc", {"alpha": 1.5}, {"alpha": None}).mean, 6)
+    -0.15
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
+    return mean_interval(paired(frame, column, treated, control, on=on)["difference"], level=level)
+
+
+def flag_verdict(flag: bool) -> str:
+    """``"yes"`` for a true claim and ``"no"`` for a false one: a verdict read off a computed boolean.
+
+    For claims without an interval (a comparison of medians), so that the verdict
+    table and :func:`phrase` treat them like the interval verdicts.
+
+    >>> flag_verdict(1 < 2), flag_verdict(False)
+    ('yes', 'no')
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
+    if not isinstance(flag, (bool, np.bool_)):
+        raise TypeError(f"flag must be a boolean, got {flag!r} of type {type(flag).__name__}")
+    return "yes" if flag else "no"

@@ -106,3 +106,20 @@ def test_phrase():
         ev.phrase("yes", {"yes": "a"})
     with pytest.raises(ValueError, match="verdict"):
         ev.phrase("maybe", words)
+
+
+def test_paired_interval_is_the_t_interval_of_the_paired_differences():
+    """Differences -0.31, -0.20, -0.09 (hand-computed above); the interval from scipy's t law."""
+    frame = _table()
+    iv = ev.paired_interval(frame, ev.accuracy_drop(frame, "frac0.5"), {"role": "grid", "alpha": 1.5}, "matched",
+                            level=0.9)
+    d = np.array([-0.31, -0.20, -0.09])
+    low, high = stats.t.interval(0.9, 2, loc=d.mean(), scale=stats.sem(d))
+    assert (iv.mean, iv.low, iv.high, iv.n, iv.level) == pytest.approx((-0.2, low, high, 3, 0.9), rel=1e-9)
+    assert iv.verdict("negative") == ("yes" if high < 0 else "undecided")
+
+
+def test_flag_verdict():
+    assert ev.flag_verdict(True) == "yes" and ev.flag_verdict(np.bool_(False)) == "no"
+    with pytest.raises(TypeError, match="flag must be a boolean"):
+        ev.flag_verdict("yes")
