@@ -269,6 +269,20 @@ def test_exercises_show_difficulty_and_the_index_lists_them(built_book):
             assert f"#{e.label}" in index, f"{e.label} is missing from the exercise index"
 
 
+@pytest.mark.parametrize("page_name", [p for p in _pages() if _is_notebook(p)])
+def test_notebook_equation_numbers_match_the_book(built_book, page_name):
+    """The reader's notebook numbers its equations (``\\tag{c.n}``, from the table of contents' rules) as the
+    HTML book does, so that "equation (2.3)" means the same in both."""
+    import json
+    import re
+
+    notebook = json.loads((ROOT / f"{page_name}.ipynb").read_text())
+    markdown = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    in_notebook = re.findall(r"\\tag\{([0-9.]+)\}", markdown)
+    in_html = re.findall(r'class="eqno">\(([0-9.]+)\)', (HTML / f"{page_name}.html").read_text())
+    assert in_notebook == in_html, f"{page_name}: notebook {in_notebook} but HTML {in_html}"
+
+
 @pytest.mark.parametrize("page_name", _pages())
 def test_pages_read_cleanly(browser, built_book, page_name):
     """Bookkeeping cells (only glue calls) are hidden, code wraps, output tables scroll, numbers print plainly:
