@@ -55,9 +55,16 @@ sync = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync)
 
 PROBE = """\
-import json, os, resource, htsgd
+import json, os, re, resource, htsgd
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-print("HTSGD-PROBE " + json.dumps({"htsgd": htsgd.__file__, "self_mb": me.ru_maxrss / 1024,
+# The kernel's own peak is VmHWM, its address space's high-water mark since exec. ru_maxrss is not: Linux
+# carries the launching process's peak across fork and exec into it, and here that is pytest's (1.1 GB late in
+# the suite, which every chapter then showed). The workers' ru_maxrss keeps that carry-over from the kernel at
+# the moment it spawned them: an upper bound, which is the safe side for a memory limit.
+status = open("/proc/self/status").read() if os.path.exists("/proc/self/status") else ""
+hwm = re.search(r"^VmHWM:\\s+(\\d+) kB", status, re.M)
+print("HTSGD-PROBE " + json.dumps({"htsgd": htsgd.__file__,
+                                   "self_mb": int(hwm.group(1)) / 1024 if hwm else me.ru_maxrss / 1024,
                                    "children_mb": kids.ru_maxrss / 1024, "cpus": len(os.sched_getaffinity(0)),
                                    "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime}))
 """
