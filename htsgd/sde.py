@@ -14,7 +14,11 @@ Introduced in the chapter *Lévy-driven SDEs and the Euler scheme* (``book/sde.m
 * :func:`stable_ou_law`, :func:`stable_ou_euler_law` -- the exact laws of the alpha-stable
   Ornstein-Uhlenbeck process ``dX = -theta X dt + sigma dL`` and of its Euler chain, both
   ``loc + SaS(alpha, scale)``.
-* :func:`convergence_order` -- the least-squares slope of ``log error`` against ``log step``.
+* :func:`convergence_order` -- the least-squares slope of ``log error`` against ``log step``
+  (for errors known exactly, as the weak errors from closed forms).
+* :func:`strong_order` -- the whole strong-order measurement: coupled coarse and fine paths,
+  per-path errors at each step, the fitted order with its bootstrap interval over paths
+  (:func:`htsgd.evidence.slope_interval`) and the local orders between consecutive steps.
 * :func:`levy_exponent_from_measure` -- the Lévy-Khintchine exponent of a symmetric
   Lévy measure ``c |y|**(-1-alpha) dy``, by quadrature (``|u|**alpha`` for the stable one).
 
@@ -38,7 +42,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,6 +51,9 @@ import torch
 from . import stable as _stable
 from ._checks import check_bool, check_int, check_real, check_size
 from ._random import SeedLike, resolve_device, resolve_dtype, torch_generator
+
+if TYPE_CHECKING:
+    from .evidence import SlopeInterval
 
 __all__ = [
     "stable_increments",
@@ -55,6 +63,8 @@ __all__ = [
     "stable_ou_law",
     "stable_ou_euler_law",
     "convergence_order",
+    "StrongOrder",
+    "strong_order",
     "levy_exponent_from_measure",
 ]
 
@@ -639,6 +649,217 @@ def convergence_order(steps: Any, errors: Any) -> float:
     if denom == 0.0:
         raise ValueError(f"steps must hold at least 2 distinct values, got {h.tolist()}")
     return float(dh @ (le - le.mean()) / denom)
+
+
+@dataclass(frozen=True)
+class StrongOrder:
+    """A measured strong order: per-path errors at each step, the fitted order and local orders.
+
+    Returned by :func:`strong_order`.
+
+    Attributes
+    ----------
+    steps : numpy.ndarray, shape (K,)
+        The coarse steps ``h``, decreasing.
+    reference_step : float
+        The step of the fine reference path.
+    errors : numpy.ndarray, shape (M, K)
+        ``|X^h_T - X^ref_T|`` for each kept path (row) and step (column).
+    statistic : str
+        The statistic of the errors over paths that was fitted (``"median"``, ``"iqr"`` or
+        ``"L^p norm, p = ..."``).
+    values : numpy.ndarray, shape (K,)
+        That statistic at each step.
+    order : htsgd.evidence.SlopeInterval
+        The least-squares slope of ``log values`` on ``log steps`` with its bootstrap
+        interval over paths (paths resampled whole: the steps are coupled).
+    local : tuple of htsgd.evidence.SlopeInterval
+        ``K - 1`` local orders, the slope between steps ``k`` and ``k + 1`` with its interval
+        (empty if not asked for): a rate with a slowly varying factor (a logarithm) shows as a
+        drift of these.
+    n_dropped : int
+        Paths left out because an error was not finite (a blow-up); 0 for Lipschitz drifts.
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+
+    steps: np.ndarray
+    reference_step: float
+    errors: np.ndarray
+    statistic: str
+    values: np.ndarray
+    order: SlopeInterval
+    local: tuple[SlopeInterval, ...]
+    n_dropped: int
+
+    def __str__(self) -> str:
+        local = "; local orders " + ", ".join(f"{s.estimate:.2f}" for s in self.local) if self.local else ""
+        return f"strong order {self.order} ({self.statistic}){local}"
+
+
+def strong_order(
+    drift: Callable[[torch.Tensor], torch.Tensor],
+    x0: float | torch.Tensor,
+    alpha: float,
+    *,
+    diffusion: Callable[[torch.Tensor], torch.Tensor] | float | None = None,
+    tame: bool = False,
+    horizon: float = 1.0,
+    n_ref: int = 2**10,
+    factors: Iterable[int] = (2**7, 2**6, 2**5, 2**4),
+    n_paths: int = 2000,
+    moment: float | None = None,
+    local: bool = True,
+    level: float = 0.95,
+    n_boot: int = 1000,
+    generator: SeedLike = None,
+    boot_seed: int = 0,
+    chunk: int | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: Any = None,
+) -> StrongOrder:
+    """Measure the strong order of the Euler scheme with coupled coarse and fine paths.
+
+    A reference path is the Euler scheme :func:`euler` with the fine step
+    ``h_ref = horizon / n_ref``; for each factor ``f`` the coarse scheme of step ``f h_ref`` is
+    driven by the sums of ``f`` consecutive fine increments (:func:`coarsen`): the same Lévy
+    path, so ``|X^h_T - X^ref_T|`` at ``T = horizon`` is the strong error of step ``h`` up to
+    the reference's own, smaller, error. The order is the least-squares slope of the log of a
+    statistic of these errors over paths against ``log h``, with a bootstrap interval over
+    paths (:func:`htsgd.evidence.slope_interval`, ``paired=True``); the local orders are the
+    same slope between consecutive steps. The increments are drawn ``chunk`` fine steps at a
+    time, so memory holds ``chunk * n_paths`` of them, not ``n_ref * n_paths``.
+
+    The statistic must have a finite variance over paths for the bootstrap to be consistent.
+    With alpha-stable noise the errors may have moments of order ``p < alpha`` only, so the
+    default is the median; ``moment=p`` fits the ``L^p`` norm ``(mean |error|**p)**(1/p)``
+    instead, allowed for ``0 < p < alpha / 2`` only (the mean of ``|error|**p`` has finite
+    variance when ``E |error|**(2p) < inf``, which ``2p < alpha`` ensures).
+
+    Parameters
+    ----------
+    drift, x0, diffusion, tame
+        As in :func:`euler`.
+    alpha : float
+        Stability index of the symmetric driving motion, in (0, 2].
+    horizon : float
+        The time ``T > 0`` at which the paths are compared.
+    n_ref : int
+        Number of fine steps; every factor must divide it.
+    factors : iterable of int
+        Coarse steps in units of ``h_ref``, at least two distinct values >= 2; the steps are
+        reported in decreasing order.
+    n_paths : int
+        Number of coupled paths ``M >= 2``.
+    moment : float, optional
+        Fit the ``L^p`` norm with ``p = moment`` in ``(0, alpha / 2)`` instead of the median.
+    local : bool
+        Also fit the local orders (``K - 1`` more bootstraps); ``False`` leaves ``local`` empty.
+    level, n_boot, boot_seed
+        Coverage, resamples and seed of the bootstrap (see :func:`htsgd.evidence.slope_interval`).
+    generator : None, int or torch.Generator
+        Seed of the increments.
+    chunk : int, optional
+        Fine steps drawn at a time; a multiple of every factor (default: the least such
+        multiple of at least 256 steps).
+    dtype, device
+        Of the increments and paths.
+
+    Returns
+    -------
+    StrongOrder
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: a factor that does not divide ``n_ref``, fewer than two
+        distinct factors, ``moment`` outside ``(0, alpha / 2)``, a ``chunk`` that is not a
+        multiple of every factor, fewer than two paths with finite errors, or a statistic that
+        is 0 (a scheme that is exact, e.g. without drift and with additive noise).
+
+    References
+    ----------
+    Efron & Tibshirani (1993), *An Introduction to the Bootstrap*, ch. 13 (percentile
+    intervals); Athreya (1987), Ann. Statist. 15, 724-731 (the bootstrap of a mean with
+    infinite variance fails).
+
+    Examples
+    --------
+    >>> from htsgd.sde import strong_order
+    >>> fit = strong_order(lambda x: -x, 1.0, 1.5, n_ref=256, factors=(32, 16, 8), n_paths=500,
+    ...                    n_boot=200, generator=0)
+    >>> fit.steps.tolist(), len(fit.local), fit.errors.shape
+    ([0.125, 0.0625, 0.03125], 2, (500, 3))
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    from .evidence import slope_interval  # evidence imports sde's neighbours; keep the import local
+
+    if not callable(drift):
+        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
+    alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
+    horizon = check_real("horizon", horizon, low=0.0, low_open=True, finite=True)
+    n_ref = check_int("n_ref", n_ref, low=2)
+    n_paths = check_int("n_paths", n_paths, low=2)
+    tame = check_bool("tame", tame)
+    local = check_bool("local", local)
+    if isinstance(factors, (str, bytes)) or not isinstance(factors, Iterable):
+        raise TypeError(f"factors must be an iterable of integers, got {type(factors).__name__}")
+    fs = sorted({check_int("factors", f, low=2) for f in factors}, reverse=True)
+    if len(fs) < 2:
+        raise ValueError(f"factors must hold at least 2 distinct values >= 2, got {list(factors)!r}")
+    bad = [f for f in fs if n_ref % f]
+    if bad:
+        raise ValueError(f"every factor must divide n_ref = {n_ref}; {bad} do not")
+    lcm = math.lcm(*fs)
+    if chunk is None:
+        chunk = lcm * max(1, 256 // lcm)
+    chunk = check_int("chunk", chunk, low=1)
+    if chunk % lcm:
+        raise ValueError(f"chunk = {chunk} must be a multiple of every factor (of their lcm {lcm})")
+    if diffusion is not None and not callable(diffusion):
+        diffusion = check_real("diffusion", diffusion, finite=True)
+    if moment is None:
+        statistic: Any = "median"
+        name = "median"
+    else:
+        p = check_real("moment", moment, low=0.0, high=alpha / 2, low_open=True, high_open=True)
+
+        def statistic(a: np.ndarray, axis: int = 0) -> np.ndarray:
+            return np.mean(a**p, axis=axis) ** (1.0 / p)
+
+        name = f"L^p norm, p = {p:g}"
+
+    h_ref = horizon / n_ref
+    chunks = stable_increment_chunks(alpha, n_ref, n_paths, h_ref, chunk=chunk, generator=generator,
+                                     device=device, dtype=dtype)
+    x_ref: torch.Tensor | None = None
+    coarse: list[torch.Tensor] = []
+    for dl in chunks:
+        if x_ref is None:
+            x_ref = _as_state(x0, dl)
+            coarse = [x_ref.clone() for _ in fs]
+        for k in range(dl.shape[0]):
+            x_ref = _euler_step(drift, diffusion, x_ref, dl[k], h_ref, tame)
+        for j, f in enumerate(fs):
+            dc = coarsen(dl, f)
+            for k in range(dc.shape[0]):
+                coarse[j] = _euler_step(drift, diffusion, coarse[j], dc[k], f * h_ref, tame)
+    assert x_ref is not None  # n_ref >= 2 steps: at least one chunk
+    if x_ref.shape != (n_paths,):
+        raise ValueError(f"x0 must broadcast to one state per path, shape ({n_paths},); got {tuple(x_ref.shape)}")
+    errors = torch.stack([(c - x_ref).abs() for c in coarse], dim=1).to("cpu", torch.float64).numpy()
+    finite = np.isfinite(errors).all(axis=1)
+    errors = errors[finite]
+    if errors.shape[0] < 2:
+        raise ValueError(f"fewer than 2 of the {n_paths} paths have finite errors (the scheme blew up)")
+    steps = np.array([f * h_ref for f in fs])
+    values = np.median(errors, axis=0) if moment is None else statistic(errors)
+    kw = {"statistic": statistic, "level": level, "n_boot": n_boot, "seed": boot_seed, "paired": True}
+    order = slope_interval(steps, errors, **kw)
+    local_fits = tuple(slope_interval(steps[k:k + 2], errors[:, k:k + 2], **kw)
+                       for k in range(steps.size - 1)) if local else ()
+    return StrongOrder(steps, h_ref, errors, name, values, order, local_fits, int((~finite).sum()))
 
 
 def levy_exponent_from_measure(alpha: float, u: float = 1.0, *, c: float | None = None) -> float:
