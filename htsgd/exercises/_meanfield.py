@@ -53,7 +53,7 @@ REFERENCES: list[Reference] = [
         "the fit over widths 16 to 1024 with 8 seeds gave -0.985 to -0.998 over three seed offsets (the ReLU gave "
         "-0.25 to -0.77); 0.06 accepts that spread and pre-asymptotic bias and rejects the ReLU's exponents",
         "Average over the test points the variance across seeds of run_particles(...).test_output "
-        "(activation='tanh'), one value per width, and fit with hs.meanfield.fit_rates: the slope in log-log.",
+        "(activation='tanh'), one value per width, and fit with hs.chaos.fit_rates: the slope in log-log.",
     ),
     Reference(
         "ex-meanfield-5", "the number of steps to reach t = 20 at the largest allowed eta (n = 1024, alpha = 1.75)",
