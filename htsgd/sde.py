@@ -14,6 +14,8 @@ Introduced in the chapter *Lévy-driven SDEs and the Euler scheme* (``book/sde.m
 * :func:`stable_ou_law`, :func:`stable_ou_euler_law` -- the exact laws of the alpha-stable
   Ornstein-Uhlenbeck process ``dX = -theta X dt + sigma dL`` and of its Euler chain, both
   ``loc + SaS(alpha, scale)``.
+* :func:`stable_ou_coupled_error` -- the exact law of the strong error of the coupled coarse
+  and fine Euler chains of that process (both linear in the same increments).
 * :func:`convergence_order` -- the least-squares slope of ``log error`` against ``log step``
   (for errors known exactly, as the weak errors from closed forms).
 * :func:`strong_order` -- the whole strong-order measurement: coupled coarse and fine paths,
@@ -62,6 +64,7 @@ __all__ = [
     "euler",
     "stable_ou_law",
     "stable_ou_euler_law",
+    "stable_ou_coupled_error",
     "convergence_order",
     "StrongOrder",
     "strong_order",
@@ -592,6 +595,64 @@ def stable_ou_euler_law(
     sign = -1.0 if (a < 0 and n_steps % 2) else 1.0
     loc = _times_factor(x0, sign, n_steps * math.log(abs(a)))
     return loc, _stable_scale(sigma, log_total, alpha)
+
+
+def stable_ou_coupled_error(
+    x0: float, theta: float, sigma: float, alpha: float, step: float, n_steps: int, factor: int
+) -> tuple[float, float]:
+    """Exact law of ``X^{coarse}_T - X^{fine}_T`` for the coupled Euler chains of the stable OU process.
+
+    The fine chain has ``n_steps`` steps ``h = step``; the coarse one ``n_steps / factor`` steps
+    ``factor * h`` driven by the sums of ``factor`` consecutive fine increments (:func:`coarsen`),
+    as in :func:`strong_order`. Both are linear in the fine increments ``dL_j``:
+    ``X^{fine} = a^n x0 + sigma sum_j a^(n-1-j) dL_j`` with ``a = 1 - theta h``, and the coarse
+    one with ``A = 1 - theta factor h`` and the exponent ``n/factor - 1 - floor(j / factor)``.
+    Their difference is ``D0 + sum_j w_j dL_j``, so it is ``loc + SaS(alpha, scale)`` with
+
+        loc = x0 (A^(n/factor) - a^n),   scale**alpha = h sum_j |w_j|**alpha,
+        w_j = sigma (A^(n/factor - 1 - floor(j/factor)) - a^(n - 1 - j)).
+
+    This is the exact strong error the coupling measures, reference error included: the
+    known answer against which :func:`strong_order` is tested.
+
+    Parameters
+    ----------
+    x0, theta, sigma, alpha
+        As in :func:`stable_ou_law` (x0 a real number here).
+    step : float
+        The fine step ``h > 0``.
+    n_steps : int
+        Number of fine steps, a multiple of ``factor``.
+    factor : int
+        Fine steps per coarse step, >= 1.
+
+    Returns
+    -------
+    loc, scale : float
+
+    Examples
+    --------
+    >>> from htsgd.sde import stable_ou_coupled_error
+    >>> stable_ou_coupled_error(1.0, 1.0, 1.0, 1.5, 0.01, 100, 1)  # the same chain: no error
+    (0.0, 0.0)
+
+    Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
+    """
+    theta, sigma, alpha = _check_ou(theta, sigma, alpha)
+    x0 = check_real("x0", x0, finite=True)
+    step = check_real("step", step, low=0.0, low_open=True, finite=True)
+    n_steps = check_int("n_steps", n_steps, low=0)
+    factor = check_int("factor", factor, low=1)
+    if n_steps % factor:
+        raise ValueError(f"n_steps = {n_steps} must be divisible by factor = {factor}")
+    a, big_a, n_c = 1.0 - theta * step, 1.0 - theta * factor * step, n_steps // factor
+    if max(abs(a), abs(big_a)) > 1.0:
+        raise ValueError(f"theta * factor * step = {theta * factor * step!r} must lie in [0, 2] (a stable chain)")
+    j = np.arange(n_steps)
+    w = sigma * (big_a ** (n_c - 1 - j // factor) - a ** (n_steps - 1 - j))
+    loc = x0 * (big_a**n_c - a**n_steps)
+    scale = float((step * (np.abs(w) ** alpha).sum()) ** (1.0 / alpha))
+    return float(loc), scale
 
 
 def _positive_vector(name: str, x: Any) -> np.ndarray:

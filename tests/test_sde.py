@@ -24,6 +24,7 @@ from htsgd.sde import (
     levy_exponent_from_measure,
     stable_increment_chunks,
     stable_increments,
+    stable_ou_coupled_error,
     stable_ou_euler_law,
     stable_ou_law,
     strong_order,
@@ -235,18 +236,28 @@ def test_weak_order_of_the_ou_scheme_is_one():
 
 
 def _exact_median_of_ou_errors(alpha, theta, sigma, x0, n_ref, factor):
-    """Median of |X^h_T - X^ref_T| for the coupled Euler chains of the OU process, exactly: both are linear in the
-    fine increments, so the error is D0 + sum_j w_j dL_j = D0 + SaS(alpha, (sum |w_j|^alpha)^(1/alpha) h^(1/alpha))."""
-    h = 1.0 / n_ref
-    a_ref, a_c, n_c = 1 - theta * h, 1 - theta * factor * h, n_ref // factor
-    j = np.arange(n_ref)
-    w = sigma * (a_c ** (n_c - 1 - j // factor) - a_ref ** (n_ref - 1 - j))
-    d0 = x0 * (a_c**n_c - a_ref**n_ref)
-    s = (np.abs(w) ** alpha).sum() ** (1 / alpha) * h ** (1 / alpha)
-    half = lambda m: float(st.cdf((m - d0) / s, alpha) - st.cdf((-m - d0) / s, alpha)) - 0.5  # noqa: E731
+    """Median of |X^h_T - X^ref_T| for the coupled OU chains, from their exact law (stable_ou_coupled_error)."""
     from scipy import optimize
 
+    d0, s = stable_ou_coupled_error(x0, theta, sigma, alpha, 1.0 / n_ref, n_ref, factor)
+    half = lambda m: float(st.cdf((m - d0) / s, alpha) - st.cdf((-m - d0) / s, alpha)) - 0.5  # noqa: E731
     return optimize.brentq(half, 0.0, 100 * (s + abs(d0)), xtol=1e-14, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("alpha", "factor"), [(1.3, 4), (1.8, 8)])
+def test_ou_coupled_error_law_against_simulated_coupled_paths(alpha, factor):
+    """KS (level 1e-4, 2e4 paths) of euler(coarsen(dL, f), f h) - euler(dL, h) against loc + SaS(alpha, scale)."""
+    theta, sigma, x0, h, n = 1.3, 0.8, 1.5, 0.02, 64
+    dl = stable_increments(alpha, n, 20_000, h, generator=17, dtype=F64)
+    diff = euler(lambda x: -theta * x, x0, coarsen(dl, factor), factor * h, diffusion=sigma) - euler(
+        lambda x: -theta * x, x0, dl, h, diffusion=sigma)
+    loc, scale = stable_ou_coupled_error(x0, theta, sigma, alpha, h, n, factor)
+    assert stats.kstest(diff.numpy(), lambda t: st.cdf(t, alpha, 0.0, scale, loc)).pvalue > LEVEL
+    assert stable_ou_coupled_error(x0, theta, sigma, alpha, h, n, 1) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="divisible"):
+        stable_ou_coupled_error(x0, theta, sigma, alpha, h, 10, 3)
+    with pytest.raises(ValueError, match="stable chain"):
+        stable_ou_coupled_error(x0, 30.0, sigma, alpha, h, n, 4)
 
 
 def test_strong_order_errors_are_the_coupled_euler_errors():
@@ -479,7 +490,7 @@ def test_sde_exercise_references_match_closed_forms():
     another route: the OU chain's scale by the direct sum of scales, the Lévy constant c_1.5 = 1.5 * tail_constant
     (the reference inverts the quadrature), and E|S|^p = 2^p Gamma((1+p)/2) Gamma(1-p/alpha) / (sqrt(pi)
     Gamma(1-p/2)) for SaS(alpha, 1) (the reference integrates htsgd's density). Quadratures are good to 1e-8
-    relative; 1e-6 leaves room."""
+    relative; 1e-6 leaves room. ex-sde-6 and ex-sde-7 (find-the-error, Cauchy noise) below."""
     from htsgd import exercises as ex
 
     a, h = 1 - 0.3, 0.3
@@ -490,6 +501,17 @@ def test_sde_exercise_references_match_closed_forms():
     p, alpha = 0.3, 1.2
     moment = 2**p * math.gamma((1 + p) / 2) * math.gamma(1 - p / alpha) / (math.sqrt(math.pi) * math.gamma(1 - p / 2))
     assert ex.reference("ex-sde-4") == pytest.approx(moment, rel=1e-6)
+    # ex-sde-6: E min(|L_h|, L_h^2) / h at small h, by quadrature of htsgd's density (an independent route to the
+    # integral of min(|y|, y^2) against the Lévy measure); at h = 1e-4 the quadrature is 1e-4 below the limit
+    from scipy import integrate
+
+    a, h = 1.5, 1e-4
+    y = h ** (-1 / a)
+    small = integrate.quad(lambda x: h ** (2 / a) * x * x * float(st.pdf(x, a)), 0, y, limit=200)[0]
+    large = integrate.quad(lambda x: h ** (1 / a) * x * float(st.pdf(x, a)), y, math.inf, limit=200)[0]
+    assert ex.reference("ex-sde-6") == pytest.approx(2 * (small + large) / h, rel=5e-4)
+    # ex-sde-7: at alpha = 1 scales add; sigma h / (2 - theta h) at theta h = 1.5 > 1
+    assert ex.reference("ex-sde-7") == pytest.approx(1.5 / (2 - 1.5), rel=1e-12)
 
 
 # --------------------------------------------------------------------------- devices

@@ -43,6 +43,22 @@ def _sde_tamed_order() -> float:
     return 1.0  # the order of the explicit scheme on this problem; taming changes each step by O(h^2)
 
 
+def _sde_min_moment_limit() -> float:
+    # int min(|y|, y^2) nu(dy) for nu = c_alpha |y|^(-1-alpha) dy: 2 c_alpha (1/(2 - alpha) + 1/(alpha - 1)).
+    from ..stable import tail_constant
+
+    alpha = 1.5
+    c_alpha = alpha * tail_constant(alpha)  # the Lévy measure's constant, alpha C_alpha / 2 with C_alpha = 2 * tail
+    return 2 * c_alpha * (1 / (2 - alpha) + 1 / (alpha - 1))
+
+
+def _sde_cauchy_stationary_scale() -> float:
+    # the Euler chain's stationary Cauchy scale sigma h / (1 - |1 - theta h|) at theta = sigma = 1, h = 1.5
+    from ..sde import stable_ou_euler_law
+
+    return stable_ou_euler_law(0.0, 1.0, 1.0, 1.0, 1.5, 10**6)[1]
+
+
 REFERENCES: list[Reference] = [
     Reference(
         "ex-sde-1", "the scale s of X^h_10 ~ loc + SaS(1.3, s) (theta = sigma = x0 = 1, h = 0.3)",
@@ -72,9 +88,22 @@ REFERENCES: list[Reference] = [
     Reference(
         "ex-sde-5", "the fitted strong order of the tamed scheme (OU, alpha = 1.5, medians)", _sde_tamed_order,
         0.0, 0.1,
-        "a slope fitted to medians of 10^4 coupled paths has a standard error near 0.015 and a pre-asymptotic "
-        "bias of a few hundredths (1.00 to 1.02 over three seeds); 0.1 accepts any fit near order 1",
-        "Drive the tamed coarse scheme with hs.sde.coarsen(dl, f) of the fine increments (the same Lévy "
-        "path), take the median of |X^h - X^ref| at T = 1 for each step and fit with hs.sde.convergence_order.",
+        "a slope fitted to medians of 4000 coupled paths has a 95% bootstrap interval of about +-0.03 and a "
+        "pre-asymptotic bias of a few hundredths; 0.1 accepts any fit near order 1",
+        "Call hs.sde.strong_order(lambda x: -x, 1.0, 1.5, tame=True, ...) with n_ref=2**10 and factors "
+        "(2**7, 2**6, 2**5, 2**4): it drives the tamed coarse scheme with the summed fine increments (the same "
+        "Lévy path) and fits the medians of |X^h - X^ref| at T = 1; answer is its order.estimate.",
+    ),
+    Reference(
+        "ex-sde-6", "the limit of E min(|L_h|, L_h^2) / h as h -> 0 at alpha = 1.5 (the integral of min(|y|, y^2) "
+        "against the Lévy measure)", _sde_min_moment_limit, 1e-4, 0.0, ROUNDING,
+        "Split the integral of min(|y|, y^2) c_alpha |y|^(-1-alpha) at |y| = 1 and use both halves of the line: "
+        "2 c_alpha (1/(2 - alpha) + 1/(alpha - 1)) with c_alpha = alpha * hs.stable.tail_constant(alpha).",
+    ),
+    Reference(
+        "ex-sde-7", "the stationary scale of the Euler chain of the Cauchy OU process at theta = sigma = 1, h = 1.5",
+        _sde_cauchy_stationary_scale, 1e-4, 0.0, ROUNDING,
+        "At alpha = 1 scales add: the stationary scale is sigma h sum_j |1 - theta h|^j = sigma h / (1 - |1 - theta h|); "
+        "for theta h > 1, |1 - theta h| = theta h - 1.",
     ),
 ]
