@@ -607,7 +607,7 @@ def stable_ou_coupled_error(
     as in :func:`strong_order`. Both are linear in the fine increments ``dL_j``:
     ``X^{fine} = a^n x0 + sigma sum_j a^(n-1-j) dL_j`` with ``a = 1 - theta h``, and the coarse
     one with ``A = 1 - theta factor h`` and the exponent ``n/factor - 1 - floor(j / factor)``.
-    Their difference is ``D0 + sum_j w_j dL_j``, so it is ``loc + SaS(alpha, scale)`` with
+    Their difference is ``D0 + sum_j w_j dL_j``, so it is ``loc + SaS(alpha, scale)`` with::
 
         loc = x0 (A^(n/factor) - a^n),   scale**alpha = h sum_j |w_j|**alpha,
         w_j = sigma (A^(n/factor - 1 - floor(j/factor)) - a^(n - 1 - j)).
