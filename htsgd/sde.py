@@ -45,7 +45,7 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,9 +53,7 @@ import torch
 from . import stable as _stable
 from ._checks import check_bool, check_int, check_real, check_size
 from ._random import SeedLike, resolve_device, resolve_dtype, torch_generator
-
-if TYPE_CHECKING:
-    from .evidence import SlopeInterval
+from .evidence import SlopeInterval, slope_interval
 
 __all__ = [
     "stable_increments",
@@ -854,8 +852,6 @@ def strong_order(
 
     Introduced in the chapter *Lévy-driven SDEs and the Euler scheme*.
     """
-    from .evidence import slope_interval  # evidence imports sde's neighbours; keep the import local
-
     if not callable(drift):
         raise TypeError(f"drift must be callable, got {type(drift).__name__}")
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
