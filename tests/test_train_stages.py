@@ -1,0 +1,125 @@
+"""The staged training loop (issue 19, point 4) gives bitwise the numbers of the loop before it.
+
+Every case runs the old loop (``tests/frozen_train.py``, a frozen copy) and :func:`htsgd.train.train`
+on the same seeds in this process and compares final weights, optimizer state (noise generators
+included), the evaluation history, the iteration count and the divergence report exactly: both
+run on one machine, so no tolerance is needed and none depends on the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from frozen_train import train_before_stages
+from torch import nn
+
+import htsgd as hs
+from htsgd.train import Diverged, train
+
+
+@pytest.fixture(scope="module")
+def classes():
+    return hs.data.load("teacher_student", n_train=300, n_test=100, input_dim=6, teacher_width=4, num_classes=3)
+
+
+@pytest.fixture(scope="module")
+def regression():
+    return hs.data.load("teacher_student_regression", n_train=120, n_test=40, input_dim=4)
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN equal to NaN, tensors bitwise (recursively through dicts and lists)."""
+    if torch.is_tensor(a):
+        return torch.is_tensor(b) and a.dtype == b.dtype and a.shape == b.shape and bool(
+            torch.equal(a, b) or torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
+        )
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b
+
+
+def _run(fn, build, data, **kw):
+    """Run one loop on a fresh model and optimizer; return what a run leaves behind."""
+    model, opt = build()
+    rows = []
+    try:
+        res = fn(model, data, opt, progress=False, callback=lambda it, m, row: rows.append((it, row)), **kw)
+        outcome = {k: v for k, v in res.to_dict().items() if k != "seconds"}
+    except Diverged as err:
+        outcome = {"raised": (err.iteration, err.what, str(err))}
+    return outcome, model.state_dict(), opt.state_dict(), rows
+
+
+def _noisy(noise="per_neuron", lr=0.2, sigma=0.05, momentum=0.0, width=32):
+    def build():
+        torch.manual_seed(3)
+        model = hs.nets.FCN(6, width, 2, 3)
+        groups = hs.optim.paper_param_groups(model)
+        return model, hs.optim.HeavyTailedSGD(groups, lr=lr, alpha=1.6, sigma=sigma, noise=noise,
+                                              momentum=momentum, generator=7)
+    return build
+
+
+def _sgd(in_dim, out_dim, lr, bad_weight=False):
+    def build():
+        torch.manual_seed(4)
+        model = hs.nets.FCN(in_dim, 16, 2, out_dim)
+        if bad_weight:  # a parameter that the forward pass never reads, non-finite from the start
+            model.register_parameter("unused", nn.Parameter(torch.tensor([math.inf])))
+        return model, torch.optim.SGD(model.parameters(), lr=lr)
+    return build
+
+
+CASES = {
+    "threshold": (_noisy(), "classes", dict(batch_size=32, max_iters=400, stop_train_acc=0.75, eval_every=20)),
+    "max_iters_off_grid": (_noisy("isotropic", momentum=0.9), "classes",
+                           dict(batch_size=50, max_iters=37, eval_every=10, eval_batch_size=64)),
+    "full_batch": (_noisy("per_weight"), "classes", dict(batch_size=10_000, max_iters=12, eval_every=5)),
+    "zero_iters": (_noisy(), "classes", dict(batch_size=16, max_iters=0)),
+    "loss_threshold": (_sgd(4, 1, 0.05), "regression",
+                       dict(batch_size=16, max_iters=300, stop_train_loss=0.5, eval_every=7, eval_batch_size=None)),
+    "diverged_record": (_noisy(lr=40.0, sigma=3.0), "classes",
+                        dict(batch_size=32, max_iters=300, eval_every=10, on_divergence="record")),
+    "diverged_raise": (_noisy(lr=40.0, sigma=3.0), "classes", dict(batch_size=32, max_iters=300, eval_every=10)),
+    "weights_at_start": (_sgd(6, 3, 0.1, bad_weight=True), "classes",
+                         dict(batch_size=32, max_iters=50, on_divergence="record")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_staged_loop_is_bitwise_the_old_loop(case, classes, regression):
+    build, which, kw = CASES[case]
+    data = classes if which == "classes" else regression
+    old = _run(train_before_stages, build, data, generator=5, **kw)
+    new = _run(train, build, data, generator=5, **kw)
+    assert _same(old[0], new[0]), (old[0], new[0])
+    assert _same(old[1], new[1]) and _same(old[2], new[2]) and _same(old[3], new[3])
+
+
+def test_the_cases_reach_every_exit(classes, regression):
+    """The cases above cover every way a run ends (else the equivalence proves less than it says)."""
+    ends = set()
+    for build, which, kw in CASES.values():
+        data = classes if which == "classes" else regression
+        outcome = _run(train, build, data, generator=5, **kw)[0]
+        ends.add(outcome["raised"][1] if "raised" in outcome else (outcome["stopped_by"], outcome.get("diverged_at") is None))
+    assert {("threshold", True), ("max_iters", True), ("diverged", False), "loss"} <= ends
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("case", ["threshold", "diverged_record", "diverged_raise", "weights_at_start"])
+def test_staged_loop_is_bitwise_the_old_loop_on_cuda(case, classes):
+    """The sync-free divergence watch of a GPU: the same first bad iteration, the same weights."""
+    build, _, kw = CASES[case]
+    data = classes.to("cuda")
+    old = _run(train_before_stages, build, data, generator=5, **kw)
+    new = _run(train, build, data, generator=5, **kw)
+    assert _same(old[0], new[0]), (old[0], new[0])
+    assert _same(old[1], new[1]) and _same(old[2], new[2])
