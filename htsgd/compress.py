@@ -750,9 +750,6 @@ def pruned_fraction(model: nn.Module) -> float:
 # pure-noise references for the pruned fraction
 # --------------------------------------------------------------------------------------
 
-_NOISE_TYPES = ("per_neuron", "per_weight", "isotropic")
-
-
 def _gaussian_reference_fraction(tau: float, dof: int) -> float:
     # Norms R with R^2 = s * chi^2_dof. mce-tau prunes the neurons with R^2 <= q, where
     # E[R^2 1{R^2 <= q}] / E[R^2] = tau; since x f_dof(x) = dof f_{dof+2}(x), that share is
@@ -832,14 +829,14 @@ def noise_reference_fraction(
 
     Introduced in the chapter *Compressibility experiments*.
     """
-    from . import stable
+    from . import noise as _noise
 
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
     width = check_int("width", width, low=1)
     tau = check_real("tau", tau, low=0.0, high=1.0, high_open=True)
-    check_choice("noise", noise, _NOISE_TYPES)
+    kind = _noise.get(noise)
     seeds = check_int("seeds", seeds, low=1)
-    if noise == "per_neuron":
+    if not kind.input_dim_matters:
         dim = 1
     elif input_dim is None:
         raise ValueError(f"input_dim is required for noise={noise!r} (weights per neuron, >= 1)")
@@ -847,10 +844,6 @@ def noise_reference_fraction(
         dim = check_int("input_dim", input_dim, low=1)
     if alpha == 2.0:
         return _gaussian_reference_fraction(tau, dim)
-    gen = torch_generator(generator, "cpu")
-    if noise == "isotropic":
-        norms = stable.sample_isotropic(alpha, (seeds, width), dim, generator=gen, dtype=torch.float64).norm(dim=-1)
-    else:
-        norms = stable.sample(alpha, (seeds, width, dim), generator=gen, dtype=torch.float64).norm(dim=-1)
+    norms = kind.reference_norms(alpha, (seeds, width), dim, torch_generator(generator, "cpu"))
     fractions = [float(select_neurons(row, mce=tau).double().mean()) for row in norms]
     return float(np.mean(fractions))
