@@ -48,8 +48,8 @@ class NoiseType:
     ----------
     name : str
         The name the optimizer, the sweep configurations and the chapters use.
-    paper_type : int
-        The paper's number for the type (1, 2, 3).
+    paper_type : int or None
+        The paper's number for the type (1, 2, 3); None for a type the paper does not study.
     summary : str
         One line: what one step adds to a layer.
     draw : callable
@@ -77,7 +77,7 @@ class NoiseType:
     """
 
     name: str
-    paper_type: int
+    paper_type: int | None
     summary: str
     draw: Callable[..., torch.Tensor]
     add_fused: Callable[..., None]
