@@ -15,7 +15,8 @@ import torch
 
 import htsgd as hs
 import htsgd.noise as hn
-from htsgd.compress import _gaussian_reference_fraction, noise_reference_fraction
+from htsgd.compress import noise_reference_fraction
+from htsgd.compress._reference import _gaussian_reference_fraction
 
 TYPES = hn.names()
 
