@@ -123,3 +123,61 @@ def test_staged_loop_is_bitwise_the_old_loop_on_cuda(case, classes):
     new = _run(train, build, data, generator=5, **kw)
     assert _same(old[0], new[0]), (old[0], new[0])
     assert _same(old[1], new[1]) and _same(old[2], new[2])
+
+
+# ---- the pieces take a member axis (for a trainer of E networks at once, issue 22) ----------------
+def test_epoch_batches_give_each_member_its_own_stream():
+    from htsgd._train_stages import EpochBatches
+
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+    joint = EpochBatches(10, 4, gens, torch.device("cpu"))
+    alone = [EpochBatches(10, 4, [torch.Generator().manual_seed(s)], torch.device("cpu")) for s in (1, 2, 3)]
+    for _ in range(7):  # several epochs: 2 batches each, the last 2 indices dropped
+        idx = joint.next()
+        assert idx.shape == (3, 4)
+        for e in range(3):
+            assert torch.equal(idx[e], alone[e].next()[0])
+    one = EpochBatches(10, 5, [torch.Generator().manual_seed(0)], torch.device("cpu"))
+    epoch = torch.cat([one.next()[0], one.next()[0]])
+    assert sorted(epoch.tolist()) == list(range(10))  # one epoch is a permutation
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_divergence_watch_keeps_each_members_first_bad_iteration(device):
+    from htsgd._train_stages import DivergenceWatch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    watch = DivergenceWatch(torch.device(device), members=3)
+    inf, nan = math.inf, math.nan
+    told = [watch.observe(it, torch.tensor(loss, device=device))
+            for it, loss in enumerate([[1.0, 1.0, 1.0], [1.0, inf, 1.0], [nan, 2.0, 1.0], [inf, inf, 1.0]], 1)]
+    assert watch.first_bad() == [3, 2, None]
+    # The CPU reports at once; a GPU never synchronises in observe and is read at evaluation points.
+    assert told == ([False, True, True, True] if device == "cpu" else [False] * 4)
+
+
+def test_finite_members_over_a_leading_member_axis():
+    from htsgd._train_stages import finite_members
+
+    w = torch.zeros(3, 4, 5)
+    b = torch.zeros(3, 4)
+    w[1, 2, 3] = math.nan
+    b[2, 0] = -math.inf
+    assert finite_members([w, b], members=3).tolist() == [True, False, False]
+    assert finite_members([w[:1], b[:1]]) is True and finite_members([w, b]) is False
+    assert finite_members([torch.zeros(3, 2, dtype=torch.int64)], members=3).tolist() == [True] * 3
+
+
+def test_recorder_appends_one_row_per_member_and_stop_rule_reads_one_row(classes):
+    from htsgd._train_stages import Recorder, StopRule
+    from htsgd.train import History
+
+    evaluators = [lambda x, y, e=e: (float(e), 0.5 + 0.25 * e) for e in range(2)]
+    seen = []
+    histories = [History(), History()]
+    rows = Recorder(evaluators, classes, histories, hook=lambda it, e, row: seen.append((it, e))).record(7)
+    assert [h.last()["train_loss"] for h in histories] == [0.0, 1.0] and seen == [(7, 0), (7, 1)]
+    rule = StopRule(train_acc=0.7)
+    assert [rule(r) for r in rows] == [False, True]
+    assert StopRule(train_loss=0.5)(rows[0]) and not StopRule()(rows[1])
