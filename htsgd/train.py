@@ -19,6 +19,12 @@ iteration, read only at evaluation points so the step never waits for the host.
 Weights are checked at evaluation points. A non-finite value raises
 :class:`Diverged` (``on_divergence="raise"``) or ends the run with
 ``stopped_by = "diverged"`` (``"record"``).
+
+Stages. :func:`train` checks its arguments, then runs small named pieces in sequence
+(the shape of torchsde's ``sdeint``): batches (``EpochBatches``), a divergence watch per
+device (``DivergenceWatch``), a recorder of evaluations (``Recorder``) and a stop rule
+(``StopRule``). They live in the package-internal module ``htsgd._train_stages`` and take
+a member axis, so a trainer of several networks at once builds on them.
 """
 
 from __future__ import annotations
