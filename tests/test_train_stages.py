@@ -92,12 +92,22 @@ CASES = {
 }
 
 
+_RUNS: dict[str, tuple] = {}
+
+
+def _old_and_new(case, classes, regression):
+    """Both loops on one case, run once per test session (the exits test reuses the runs)."""
+    if case not in _RUNS:
+        build, which, kw = CASES[case]
+        data = classes if which == "classes" else regression
+        _RUNS[case] = (_run(train_before_stages, build, data, generator=5, **kw),
+                       _run(train, build, data, generator=5, **kw))
+    return _RUNS[case]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_staged_loop_is_bitwise_the_old_loop(case, classes, regression):
-    build, which, kw = CASES[case]
-    data = classes if which == "classes" else regression
-    old = _run(train_before_stages, build, data, generator=5, **kw)
-    new = _run(train, build, data, generator=5, **kw)
+    old, new = _old_and_new(case, classes, regression)
     assert _same(old[0], new[0]), (old[0], new[0])
     assert _same(old[1], new[1]) and _same(old[2], new[2]) and _same(old[3], new[3])
 
@@ -105,9 +115,8 @@ def test_staged_loop_is_bitwise_the_old_loop(case, classes, regression):
 def test_the_cases_reach_every_exit(classes, regression):
     """The cases above cover every way a run ends (else the equivalence proves less than it says)."""
     ends = set()
-    for build, which, kw in CASES.values():
-        data = classes if which == "classes" else regression
-        outcome = _run(train, build, data, generator=5, **kw)[0]
+    for case in CASES:
+        outcome = _old_and_new(case, classes, regression)[1][0]
         ends.add(outcome["raised"][1] if "raised" in outcome else (outcome["stopped_by"], outcome.get("diverged_at") is None))
     assert {("threshold", True), ("max_iters", True), ("diverged", False), "loss"} <= ends
 
