@@ -56,7 +56,7 @@ book-student: $(STAMP) $(OFFLINE)
 	$(PY) scripts/make_student.py --html --execute $(BOOK_EXECUTE)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check htsgd tests benchmarks
+	$(VENV)/bin/ruff check htsgd tests benchmarks scripts book/_ext
 
 clean:
 	rm -rf _build book/_static/offline

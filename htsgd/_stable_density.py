@@ -574,13 +574,11 @@ def _sides(z: np.ndarray, alpha: float, beta: float):
             yield sel, side, side * z[sel]
 
 
-def _std_cdf_sf(z: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(P(X <= z), P(X > z)) of the standard S0 law; both are computed directly.
+def _closed_form_cdf_sf(z: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(P(X <= z), P(X > z)) of :func:`_std_cdf_sf` where a closed form, a series or a symmetry serves; else None.
 
-    For each side, P(X > z) = (B + I_right) / pi and P(X <= z) = (e0 + I_left) / pi with
-    the integrals by parts of Nolan's formulas (e0 = pi - L, B the boundary term). The
-    second is only computed where the first exceeds 1/2, so neither is ever 1 minus a
-    number close to 1 (near alpha = 1 the far side zeta of the body makes that common).
+    Gaussian, Cauchy, Levy (alpha = 1/2, beta = 1), the small-alpha series, beta < 0 by
+    reflection, and alpha = 1 with small beta by linear interpolation in beta.
     """
     if alpha == 2.0:
         return special.ndtr(z / math.sqrt(2)), special.ndtr(-z / math.sqrt(2))
@@ -605,6 +603,20 @@ def _std_cdf_sf(z: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, n
         r = 1.0 / np.sqrt(2.0 * y[pos])
         cdf[pos], sf[pos] = special.erfc(r), special.erf(r)
         return cdf, sf
+    return None
+
+
+def _std_cdf_sf(z: np.ndarray, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P(X <= z), P(X > z)) of the standard S0 law; both are computed directly.
+
+    For each side, P(X > z) = (B + I_right) / pi and P(X <= z) = (e0 + I_left) / pi with
+    the integrals by parts of Nolan's formulas (e0 = pi - L, B the boundary term). The
+    second is only computed where the first exceeds 1/2, so neither is ever 1 minus a
+    number close to 1 (near alpha = 1 the far side zeta of the body makes that common).
+    """
+    closed = _closed_form_cdf_sf(z, alpha, beta)
+    if closed is not None:
+        return closed
     if alpha == 1.0:
         sides = [(np.ones(z.shape, dtype=bool), 1.0, z)]
         far = [(sel, upper) for sel, upper in _alpha1_far(z, beta)]

@@ -4,9 +4,9 @@ Used by :func:`htsgd.stable.sample` for symmetric draws (beta = 0, alpha not 1 o
 on a CUDA device in float32, when Triton is importable; everything else takes the
 torch path, which remains the reference implementation (the tests check that both
 give the same law, and that the kernel's arithmetic matches the core every torch path
-uses, ``htsgd.stable._symmetric_cms_inplace``, evaluated in float64 on the same (V, W)
+uses, ``htsgd._stable_core.symmetric_cms_inplace``, evaluated in float64 on the same (V, W)
 decoded from the same random bits). The kernel follows the core's policy for the
-uniforms (see ``htsgd.stable._angle_and_exponential``): its angles are the core's float32
+uniforms (see ``htsgd._stable_core.angle_and_exponential``): its angles are the core's float32
 grid of midpoints ``pi (2j + 1) / 2**25`` and its W lies in the core's range
 ``[2**-24, log(2**24)]``. Introduced in the chapter *Stable distributions*.
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import noise as _noise
 from . import stable
 from ._checks import check_bool, check_choice, check_int, check_real
 from ._random import SeedLike, resolve_dtype, torch_generator
@@ -58,8 +59,9 @@ __all__ = [
     "NOISE_KINDS",
 ]
 
-#: How a neuron's noise is drawn: iid ``SaS(alpha, 1)`` per coordinate, or one isotropic stable vector.
-NOISE_KINDS = ("per_weight", "isotropic")
+#: How a neuron's noise is drawn: iid ``SaS(alpha, 1)`` per coordinate, or one isotropic stable vector
+#: (the types of :mod:`htsgd.noise` the particle dynamics implement).
+NOISE_KINDS = _noise.names(mean_field=True)
 
 _ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]] = {
     "relu": (torch.relu, lambda z: (z > 0).to(z.dtype)),

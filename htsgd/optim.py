@@ -13,18 +13,9 @@ the Euler step of size ``eta`` of the Levy-driven gradient flow
 increments ``L(t + eta) - L(t) ~ SaS(alpha, eta**(1/alpha))``, hence the factor
 ``eta**(1/alpha)`` (``sqrt(eta)`` for Brownian motion, ``alpha = 2``).
 
-Noise types (the paper's types 1, 2 and 3). A weight of shape ``(out, in, ...)``
-has ``out`` neurons; neuron ``i`` is row ``i`` (all its incoming weights; one
-filter of a convolution):
-
-``"per_neuron"`` (type 1)
-    one ``SaS(alpha, 1)`` scalar per row, added to every weight of that row;
-``"per_weight"`` (type 2)
-    iid ``SaS(alpha, 1)`` for every weight;
-``"isotropic"`` (type 3)
-    one rotationally invariant stable vector per row, every one-dimensional
-    projection exactly ``SaS(alpha, 1)`` (:func:`htsgd.stable.sample_isotropic`).
-    The authors' code draws coordinates of scale ``1/sqrt(2)`` at every alpha; ours is exact.
+Noise types (the paper's types 1, 2 and 3: ``"per_neuron"``, ``"per_weight"``,
+``"isotropic"``) are the entries of :mod:`htsgd.noise`, which says how each is drawn for a
+layer whose rows are neurons.
 
 Scale convention: ``SaS(2, 1) = N(0, 2)``. The authors add ``N(0, 1)`` at
 ``alpha = 2`` and isotropic vectors with coordinates of scale ``1/sqrt(2)`` at every
@@ -36,7 +27,6 @@ conventions agree.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,9 +34,10 @@ import torch
 from torch import nn
 from torch.optim.sgd import sgd as _functional_sgd
 
-from . import stable
-from ._checks import check_bool, check_choice, check_real
+from . import noise as _noise
+from ._checks import check_bool, check_real
 from ._random import SeedLike, fresh_seed, resolve_device, torch_generator
+from ._stable_core import check_sampling_alpha
 
 __all__ = [
     "HeavyTailedSGD",
@@ -58,8 +49,11 @@ __all__ = [
     "fused_available",
 ]
 
-#: The three noise types of the paper, in its order (types 1, 2, 3).
-NOISE_TYPES = ("per_neuron", "per_weight", "isotropic")
+#: The noise types, in the paper's order (types 1, 2, 3): the names of :mod:`htsgd.noise`'s registry.
+NOISE_TYPES = _noise.names()
+
+#: Whether the compiled noise kernels can run here (:func:`htsgd.noise.fused_available`).
+fused_available = _noise.fused_available
 
 _GEN_KEY = "htsgd_generators"
 
@@ -111,11 +105,8 @@ def authors_sigma_to_ours(sigma_authors: float, alpha: float, noise: str) -> flo
     """
     sigma_authors = check_real("sigma_authors", sigma_authors, low=0.0, finite=True)
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-    if not isinstance(noise, str):
-        raise TypeError(f"noise must be one of {NOISE_TYPES}, got {type(noise).__name__} {noise!r}")
-    check_choice("noise", noise, NOISE_TYPES)
-    halved = noise == "isotropic" or alpha == 2.0
-    return sigma_authors / math.sqrt(2.0) if halved else sigma_authors
+    kind = _noise.get(noise)
+    return sigma_authors / (math.sqrt(2.0) if alpha == 2.0 else kind.authors_sigma_ratio)  # x / 1.0 is x exactly
 
 
 def _check_noise(value: Any) -> str | bool:
@@ -123,7 +114,7 @@ def _check_noise(value: Any) -> str | bool:
         return value
     if not isinstance(value, str):
         raise TypeError(f"noise must be one of {NOISE_TYPES} or False, got {type(value).__name__} {value!r}")
-    return check_choice("noise", value, NOISE_TYPES)
+    return _noise.get(value).name
 
 
 class HeavyTailedSGD(torch.optim.Optimizer):
@@ -188,7 +179,7 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         fused: bool | None = None,
     ) -> None:
         lr = check_real("lr", lr, **_GROUP_CHECKS["lr"])
-        alpha = stable._check_sampling_alpha(check_real("alpha", alpha, **_GROUP_CHECKS["alpha"]))
+        alpha = check_sampling_alpha(check_real("alpha", alpha, **_GROUP_CHECKS["alpha"]))
         sigma = check_real("sigma", sigma, **_GROUP_CHECKS["sigma"])
         noise = _check_noise(noise)
         if noise is False or noise is True:
@@ -256,7 +247,7 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             # A saved group is checked as a new one would be (a hand-edited lr = -1 fails here).
             _check_group(dict(group), where=f"state_dict['param_groups'][{i}]")
             if "noise" in group and group["noise"] is not False:
-                check_choice(f"state_dict['param_groups'][{i}]['noise']", group["noise"], NOISE_TYPES)
+                _noise.get(group["noise"], f"state_dict['param_groups'][{i}]['noise']")
         super().load_state_dict(state_dict)
         if gens is None:
             return
@@ -278,46 +269,58 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            if group["noise"] is not False and group["sigma"] != 0.0:
+            if _takes_noise(group):
                 scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
                 for p in group["params"]:  # refuse before any weight moves
                     _check_noise_fits(p, scale)
         for group in self.param_groups:
-            params, grads, bufs = [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("HeavyTailedSGD does not support sparse gradients")
-                params.append(p)
-                grads.append(p.grad)
-                if group["momentum"] != 0:
-                    bufs.append(self.state[p].get("momentum_buffer"))
-            if params:
-                _functional_sgd(
-                    params,
-                    grads,
-                    bufs,
-                    weight_decay=group["weight_decay"],
-                    momentum=group["momentum"],
-                    lr=group["lr"],
-                    dampening=0.0,
-                    nesterov=False,
-                    maximize=False,
-                )
-                if group["momentum"] != 0:
-                    for p, buf in zip(params, bufs, strict=True):
-                        self.state[p]["momentum_buffer"] = buf
-            kind = group["noise"]
-            if kind is False or group["sigma"] == 0.0:
-                continue
-            scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
-            # Noise goes on every parameter of the group, gradient or not: the Levy
-            # motion drives all coordinates of the particle system.
-            for p in group["params"]:
-                fused = self._fused if self._fused is not None else (p.is_cuda and fused_available())
-                add_stable_noise_(p, group["alpha"], scale, kind, self._generator(p.device), fused=fused)
+            self._sgd_update(group)
+            if _takes_noise(group):
+                self._add_group_noise(group)
         return loss
+
+    def _sgd_update(self, group: dict[str, Any]) -> None:
+        """``torch.optim.SGD``'s update of one group (its functional form, momentum buffers kept)."""
+        params, grads, bufs = [], [], []
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError("HeavyTailedSGD does not support sparse gradients")
+            params.append(p)
+            grads.append(p.grad)
+            if group["momentum"] != 0:
+                bufs.append(self.state[p].get("momentum_buffer"))
+        if not params:
+            return
+        _functional_sgd(
+            params,
+            grads,
+            bufs,
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            lr=group["lr"],
+            dampening=0.0,
+            nesterov=False,
+            maximize=False,
+        )
+        if group["momentum"] != 0:
+            for p, buf in zip(params, bufs, strict=True):
+                self.state[p]["momentum_buffer"] = buf
+
+    def _add_group_noise(self, group: dict[str, Any]) -> None:
+        """``sigma * lr**(1/alpha) * X`` on every parameter of the group, gradient or not.
+
+        The Levy motion drives all coordinates of the particle system.
+        """
+        scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
+        for p in group["params"]:
+            fused = self._fused if self._fused is not None else (p.is_cuda and fused_available())
+            add_stable_noise_(p, group["alpha"], scale, group["noise"], self._generator(p.device), fused=fused)
+
+
+def _takes_noise(group: dict[str, Any]) -> bool:
+    return group["noise"] is not False and group["sigma"] != 0.0
 
 
 #: The checks of every numeric hyperparameter, shared by the constructor, the groups and load_state_dict.
@@ -337,7 +340,7 @@ def _check_group(group: dict[str, Any], where: str = "") -> None:
             name = f"{where}[{key!r}]" if where else key
             group[key] = check_real(name, group[key], **kwargs)
             if key == "alpha":
-                stable._check_sampling_alpha(group[key])
+                check_sampling_alpha(group[key])
 
 
 def _check_noise_dtype(p: torch.Tensor) -> None:
@@ -367,92 +370,6 @@ def _device_key(device: Any) -> str:
     return str(dev)
 
 
-# ------------------------------------------------------------------------------------------------
-# Fused noise for GPUs. Eager CMS launches about a dozen small elementwise kernels per draw; on a
-# GPU that launch overhead, and the extra passes over memory for per-weight noise, cost more than
-# the arithmetic. Uniforms (and Gaussians) are drawn with torch.rand / torch.randn from the
-# optimizer's generator, and one compiled elementwise kernel turns them into the noise and adds it.
-# The kernel compiles the very functions of htsgd.stable's core (one formula, one clamp policy), so
-# the law is the same and a reproducible stream (seeding and resuming work as in the eager path); the
-# numbers differ from the eager path's because the uniforms do (the eager path draws through
-# htsgd.stable.sample: numpy streams on the CPU, the Triton kernel on CUDA).
-# ------------------------------------------------------------------------------------------------
-def _sas_from_uniform(u: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Standard SaS(alpha, 1) from ``u = rand((2, ...))``, by the core of :mod:`htsgd.stable`.
-
-    The same function as every other sampler of htsgd (``stable._cms_from_uniforms``), so the
-    eager, the compiled and the CPU paths share one formula and one clamp policy; ``u`` is
-    overwritten and its first row returned.
-    """
-    stable._cms_from_uniforms(alpha, 0.0, False, u[0], u[1], torch.empty_like(u[0]))
-    return u[0]
-
-
-def _isotropic_from_draws(u: torch.Tensor, g: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Rows ``sqrt(A) g`` with ``A ~ S(alpha/2, 1, 2 cos(pi alpha/4)^(2/alpha))`` (sub-Gaussian law).
-
-    ``sqrt(A)`` comes from the core of :mod:`htsgd.stable` (``u = rand((2, rows))`` is
-    overwritten); at ``alpha = 2``, ``A = 2``.
-    """
-    stable._sqrt_mixing_from_uniforms(alpha, u[0], u[1], torch.empty_like(u[0]))
-    return stable._isotropic_rows_(g.clone(), u[0])
-
-
-def _add_sas_(p: torch.Tensor, u: torch.Tensor, alpha: float, scale: float, per_row: bool) -> None:
-    """``p += scale * X``: X per weight, or one draw per row broadcast (the kernel that gets compiled)."""
-    x = _sas_from_uniform(u, alpha)
-    if per_row:
-        x = x.view(x.shape[0], *([1] * (p.dim() - 1)))
-    p.add_(x.to(p.dtype), alpha=scale)
-
-
-def _add_isotropic_(p: torch.Tensor, u: torch.Tensor, g: torch.Tensor, alpha: float, scale: float) -> None:
-    """``p += scale * X`` with isotropic rows (the kernel that gets compiled)."""
-    p.add_(_isotropic_from_draws(u, g, alpha).view(p.shape).to(p.dtype), alpha=scale)
-
-
-_COMPILED: dict[str, Any] = {}
-_FUSED_STATE = {"broken": False}
-
-
-def fused_available() -> bool:
-    """Whether the compiled (fused) noise kernels can be used: CUDA, ``torch.compile`` and Triton.
-
-    Introduced in the chapter *Heavy-tailed SGD*.
-    """
-    if _FUSED_STATE["broken"] or not torch.cuda.is_available() or not hasattr(torch, "compile"):
-        return False
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _compiled(name: str):
-    fn = _COMPILED.get(name)
-    if fn is None:
-        # Not fullgraph: past torch's recompile limit (many shapes or alphas in one process)
-        # dynamo quietly runs the same Python eagerly, which is still correct.
-        fn = torch.compile(_add_sas_ if name == "sas" else _add_isotropic_, dynamic=None)
-        _COMPILED[name] = fn
-    return fn
-
-
-def _add_fused_(
-    p: torch.Tensor, kind: str, alpha: float, scale: float, generator: torch.Generator, dtype: torch.dtype
-) -> None:
-    if kind == "isotropic":
-        rows = p.shape[0]
-        g = torch.randn((rows, math.prod(p.shape[1:])), generator=generator, device=p.device, dtype=dtype)
-        u = torch.rand((2, rows), generator=generator, device=p.device, dtype=dtype)
-        _compiled("iso")(p, u, g, alpha, scale)
-        return
-    shape = (p.shape[0],) if kind == "per_neuron" else tuple(p.shape)
-    u = torch.rand((2, *shape), generator=generator, device=p.device, dtype=dtype)
-    _compiled("sas")(p, u, alpha, scale, kind == "per_neuron")
-
-
 @torch.no_grad()
 def add_stable_noise_(
     p: torch.Tensor,
@@ -466,43 +383,14 @@ def add_stable_noise_(
     """Add ``scale * X`` in place, ``X`` standard stable noise of the given type (rows = neurons).
 
     A 0-d or 1-d tensor counts each entry as its own row. ``fused=True`` computes the
-    noise with one compiled kernel (see :func:`fused_available`).
+    noise with one compiled kernel (see :func:`fused_available`). The types and their
+    draws are the entries of :mod:`htsgd.noise`; this function adds the optimizer's checks
+    (float16 and a scale beyond the dtype are refused).
     Introduced in the chapter *Heavy-tailed SGD*.
     """
-    if noise not in NOISE_TYPES:
-        raise ValueError(f"noise must be one of {NOISE_TYPES}; got {noise!r}")
+    _noise.get(noise)
     _check_noise_fits(p, scale)
-    if p.numel() == 0 or scale == 0.0:
-        return p
-    dtype = p.dtype if p.dtype in (torch.float32, torch.float64) else torch.float32
-    if p.dim() <= 1 or noise == "per_weight":
-        kind = "per_weight"
-    else:
-        kind = noise
-    if fused and not _FUSED_STATE["broken"]:
-        state = generator.get_state()  # host-side copy: no device sync
-        try:
-            _add_fused_(p, kind, alpha, scale, generator, dtype)
-            return p
-        except Exception as err:  # no working compiler here: fall back to eager, once and for all
-            generator.set_state(state)  # the eager draw below starts from the same generator state
-            _FUSED_STATE["broken"] = True
-            warnings.warn(
-                f"fused stable noise unavailable ({type(err).__name__}: {err}); using eager sampling",
-                UserWarning,
-                stacklevel=2,
-            )
-    if kind == "per_weight":
-        x = stable.sample(alpha, tuple(p.shape), generator=generator, device=p.device, dtype=dtype)
-    elif kind == "per_neuron":
-        rows = p.shape[0]
-        x = stable.sample(alpha, (rows,), generator=generator, device=p.device, dtype=dtype)
-        x = x.view(rows, *([1] * (p.dim() - 1)))  # broadcast over the row: no (out, in) draw
-    else:
-        x = stable.sample_isotropic(
-            alpha, (p.shape[0],), math.prod(p.shape[1:]), generator=generator, device=p.device, dtype=dtype
-        ).view(p.shape)
-    return p.add_(x.to(p.dtype), alpha=scale)
+    return _noise.add_noise_(p, noise, alpha, scale, generator, fused=fused)
 
 
 def _is_conv(module: nn.Module) -> bool:

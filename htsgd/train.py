@@ -19,6 +19,12 @@ iteration, read only at evaluation points so the step never waits for the host.
 Weights are checked at evaluation points. A non-finite value raises
 :class:`Diverged` (``on_divergence="raise"``) or ends the run with
 ``stopped_by = "diverged"`` (``"record"``).
+
+Stages. :func:`train` checks its arguments, then runs small named pieces in sequence
+(the shape of torchsde's ``sdeint``): batches (``EpochBatches``), a divergence watch per
+device (``DivergenceWatch``), a recorder of evaluations (``Recorder``) and a stop rule
+(``StopRule``). They live in the package-internal module ``htsgd._train_stages`` and take
+a member axis, so a trainer of several networks at once builds on them.
 """
 
 from __future__ import annotations
@@ -38,9 +44,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_bool, check_choice, check_int, check_real
+from ._checks import check_int
 from ._io import atomic_write_bytes, atomic_write_json
 from ._random import SeedLike, resolve_device, torch_generator
+from ._train_stages import (
+    DivergenceWatch,
+    EpochBatches,
+    Recorder,
+    StopRule,
+    TrainSettings,
+    finite_members,
+    model_evaluator,
+    row_is_finite,
+)
 from .data import Dataset
 
 __all__ = [
@@ -211,11 +227,6 @@ def evaluate(
     return loss, (float(correct) / n if classify else None)
 
 
-def _all_finite(model: nn.Module) -> bool:
-    flags = [torch.isfinite(p).all() for p in model.parameters() if p.is_floating_point()]
-    return bool(torch.stack(flags).all()) if flags else True
-
-
 def _progress(enabled: bool, total: int):
     if not enabled:
         return None
@@ -285,126 +296,112 @@ def train(
 
     Introduced in the chapter *Heavy-tailed SGD*.
     """
+    _check_objects(model, data, optimizer)
+    s = TrainSettings.check(
+        classification=data.num_classes > 0, batch_size=batch_size, max_iters=max_iters, eval_every=eval_every,
+        eval_batch_size=eval_batch_size, stop_train_acc=stop_train_acc, stop_train_loss=stop_train_loss,
+        progress=progress, on_divergence=on_divergence,
+    )
+    data, dev = _on_device(model, data, device)
+    x, y = data.x_train, data.y_train
+    watch = DivergenceWatch(dev)  # one member
+    history, bar = History(), _progress(progress, s.max_iters)
+    hook = None if callback is None else (lambda it, _member, row: callback(it, model, row))
+    recorder = Recorder([model_evaluator(model, s.eval_batch_size, evaluate)], data, [history], bar, hook)
+    stop = StopRule(s.stop_train_acc, s.stop_train_loss)
+    stopped_by, diverged, it = "max_iters", None, 0
+    start = time.perf_counter()
+    batches = EpochBatches(data.n_train, min(s.batch_size, data.n_train), [torch_generator(generator, dev)], dev)
+    model.train()
+    try:
+        row = recorder.record(0)[0]
+        if not finite_members(list(model.parameters())) or not row_is_finite(row):
+            diverged = (0, "weights")
+        elif stop(row):
+            stopped_by = "threshold"
+        while diverged is None and stopped_by == "max_iters" and it < s.max_iters:
+            idx = batches.next()[0]
+            optimizer.zero_grad(set_to_none=True)
+            loss = _task_loss(model(x[idx]), y[idx])
+            loss.backward()
+            it += 1
+            if watch.observe(it, loss):
+                diverged = (it, "loss")
+                break
+            optimizer.step()
+            if bar is not None:
+                bar.update(1)
+            if s.evaluates_at(it):
+                diverged, stopped = _evaluation_point(it, model, watch, recorder, stop)
+                stopped_by = "threshold" if stopped else stopped_by
+        if diverged is None and (first := watch.first_bad()[0]) is not None:
+            diverged = (first, "loss")
+    finally:
+        if bar is not None:
+            bar.close()
+    return _result(history, it, stopped_by, diverged, time.perf_counter() - start, _config(s, data), s.on_divergence)
+
+
+def _check_objects(model: Any, data: Any, optimizer: Any) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be an htsgd.data.Dataset, got {type(data).__name__}")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    batch_size = check_int("batch_size", batch_size, low=1)
-    max_iters = check_int("max_iters", max_iters, low=0)
-    eval_every = check_int("eval_every", eval_every, low=1)
-    if eval_batch_size is not None:
-        eval_batch_size = check_int("eval_batch_size", eval_batch_size, low=1)
-    if stop_train_acc is not None:
-        stop_train_acc = check_real("stop_train_acc", stop_train_acc, low=0.0, high=1.0, low_open=True)
-        if data.num_classes == 0:
-            raise ValueError("stop_train_acc needs a classification dataset; use stop_train_loss for regression")
-    if stop_train_loss is not None:
-        stop_train_loss = check_real("stop_train_loss", stop_train_loss, low=0.0)
-    check_bool("progress", progress)
-    check_choice("on_divergence", on_divergence, ("raise", "record"))
 
+
+def _on_device(model: nn.Module, data: Dataset, device: Any) -> tuple[Dataset, torch.device]:
+    """Move the model and the data to ``device`` (default: the data's)."""
     dev = data.device if device is None else resolve_device(device)
     if data.device != dev:
         data = data.to(dev)
     model.to(dev)
-    gen = torch_generator(generator, dev)
-    n = data.n_train
-    bs = min(batch_size, n)
-    x, y = data.x_train, data.y_train
-    # On a GPU, never wait for the host inside the step: track the first bad step on the device.
-    sync_free = dev.type != "cpu"
-    first_bad = torch.full((), -1, dtype=torch.int64, device=dev) if sync_free else None
+    return data, dev
 
-    history = History()
-    config = {
-        "batch_size": bs,
-        "max_iters": max_iters,
-        "eval_every": eval_every,
-        "stop_train_acc": stop_train_acc,
-        "stop_train_loss": stop_train_loss,
+
+def _evaluation_point(
+    it: int, model: nn.Module, watch: DivergenceWatch, recorder: Recorder, stop: StopRule
+) -> tuple[tuple[int, str] | None, bool]:
+    """At an evaluation point: ``(divergence or None, whether the stop rule fired)``.
+
+    In this order: a non-finite loss seen on the device since the last point, non-finite
+    weights, then the evaluation itself (a non-finite training loss is a divergence).
+    """
+    first = watch.first_bad()[0] if watch.sync_free else None
+    if first is not None:
+        return (first, "loss"), False
+    if not finite_members(list(model.parameters())):
+        return (it, "weights"), False
+    row = recorder.record(it)[0]
+    if not row_is_finite(row):
+        return (it, "loss"), False
+    return None, stop(row)
+
+
+def _config(s: TrainSettings, data: Dataset) -> dict[str, Any]:
+    """The loop's settings, for the record."""
+    return {
+        "batch_size": min(s.batch_size, data.n_train),
+        "max_iters": s.max_iters,
+        "eval_every": s.eval_every,
+        "stop_train_acc": s.stop_train_acc,
+        "stop_train_loss": s.stop_train_loss,
         "batch_order": "reshuffled epochs, last incomplete batch dropped",
         "dataset": data.name,
     }
-    bar = _progress(progress, max_iters)
 
-    def record(it: int) -> dict[str, Any]:
-        tr_loss, tr_acc = evaluate(model, x, y, eval_batch_size)
-        te_loss, te_acc = evaluate(model, data.x_test, data.y_test, eval_batch_size)
-        row = dict(iteration=it, train_loss=tr_loss, train_acc=tr_acc, test_loss=te_loss, test_acc=te_acc)
-        history.append(**row)
-        if bar is not None:
-            post = {"loss": f"{tr_loss:.3g}"}
-            if tr_acc is not None:
-                post.update(train_acc=f"{tr_acc:.3f}", test_acc=f"{te_acc:.3f}")
-            bar.set_postfix(post, refresh=False)
-        if callback is not None:
-            callback(it, model, row)
-        return row
 
-    def stop_rule(row: dict[str, Any]) -> bool:
-        if stop_train_acc is not None and row["train_acc"] >= stop_train_acc:
-            return True
-        return stop_train_loss is not None and row["train_loss"] <= stop_train_loss
-
-    stopped_by = "max_iters"
-    diverged_at: int | None = None
-    diverged_what = "loss"
-    start = time.perf_counter()
-    perm = torch.randperm(n, generator=gen, device=dev)
-    pos = 0
-    it = 0
-    model.train()
-    try:
-        row = record(0)
-        if not _all_finite(model) or not math.isfinite(row["train_loss"]):
-            diverged_at, diverged_what = 0, "weights"
-        elif stop_rule(row):
-            stopped_by = "threshold"
-        while diverged_at is None and stopped_by == "max_iters" and it < max_iters:
-            if pos + bs > n:
-                perm = torch.randperm(n, generator=gen, device=dev)
-                pos = 0
-            idx = perm[pos : pos + bs]
-            pos += bs
-            optimizer.zero_grad(set_to_none=True)
-            loss = _task_loss(model(x[idx]), y[idx])
-            loss.backward()
-            it += 1
-            if sync_free:
-                bad = ~torch.isfinite(loss.detach())
-                first_bad = torch.where(bad & (first_bad < 0), it, first_bad)
-            elif not math.isfinite(loss.item()):
-                diverged_at = it
-                break
-            optimizer.step()
-            if bar is not None:
-                bar.update(1)
-            if it % eval_every == 0 or it == max_iters:
-                if sync_free and int(first_bad) >= 0:
-                    diverged_at = int(first_bad)
-                    break
-                if not _all_finite(model):
-                    diverged_at, diverged_what = it, "weights"
-                    break
-                row = record(it)
-                if not math.isfinite(row["train_loss"]):
-                    diverged_at = it
-                    break
-                if stop_rule(row):
-                    stopped_by = "threshold"
-        if sync_free and diverged_at is None and int(first_bad) >= 0:
-            diverged_at = int(first_bad)
-    finally:
-        if bar is not None:
-            bar.close()
-    seconds = time.perf_counter() - start
-    if diverged_at is not None:
-        if on_divergence == "raise":
-            raise Diverged(diverged_at, diverged_what)
-        stopped_by = "diverged"
-    return TrainResult(history, it, stopped_by, diverged_at, seconds, config)
+def _result(
+    history: History, it: int, stopped_by: str, diverged: tuple[int, str] | None, seconds: float,
+    config: dict[str, Any], on_divergence: str,
+) -> TrainResult:
+    """The run's :class:`TrainResult`, or :class:`Diverged` raised (``on_divergence="raise"``)."""
+    if diverged is None:
+        return TrainResult(history, it, stopped_by, None, seconds, config)
+    if on_divergence == "raise":
+        raise Diverged(*diverged)
+    return TrainResult(history, it, "diverged", diverged[0], seconds, config)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -325,6 +325,31 @@ def _inline_plain(text: str) -> str:
     return ROLE.sub(lambda m: m.group("content").split("<")[0].strip(), text)
 
 
+def _directive_options(lines: list[str], start: int, fence: str) -> tuple[dict[str, str], int]:
+    """A directive's ``:key: value`` options and, for a backtick fence, its YAML block; and the body's first line."""
+    opts, j = _options(lines, start)
+    if fence.startswith("`") and j < len(lines) and lines[j] == "---":  # yaml options
+        end_yaml = lines.index("---", j + 1)
+        opts.update({k: str(v) for k, v in (yaml.safe_load("\n".join(lines[j + 1 : end_yaml])) or {}).items()})
+        j = end_yaml + 1
+    return opts, j
+
+
+def _fence_end(lines: list[str], start: int, fence: str) -> int:
+    """The line that closes ``fence`` opened before ``start`` (nested fences of the same kind skipped)."""
+    k, depth = start, 0
+    while k < len(lines):
+        inner = FENCE.match(lines[k])
+        if inner and inner.group("fence") == fence:
+            depth += 1
+        elif lines[k].strip() == fence:
+            if depth == 0:
+                break
+            depth -= 1
+        k += 1
+    return k
+
+
 class Renderer:
     def __init__(self, chapter: Path):
         self.chapter = chapter
@@ -443,22 +468,8 @@ class Renderer:
                 i += 1
                 continue
             fence, name, arg = m.group("fence"), m.group("name"), m.group("arg").strip()
-            opts, j = _options(lines, i + 1)
-            if fence.startswith("`") and j < len(lines) and lines[j] == "---":  # yaml options
-                end_yaml = lines.index("---", j + 1)
-                opts.update({k: str(v) for k, v in (yaml.safe_load("\n".join(lines[j + 1 : end_yaml])) or {}).items()})
-                j = end_yaml + 1
-            k = j
-            depth = 0
-            while k < len(lines):
-                inner = FENCE.match(lines[k])
-                if inner and inner.group("fence") == fence:
-                    depth += 1
-                elif lines[k].strip() == fence:
-                    if depth == 0:
-                        break
-                    depth -= 1
-                k += 1
+            opts, j = _directive_options(lines, i + 1, fence)
+            k = _fence_end(lines, j, fence)
             body = "\n".join(lines[j:k]).strip("\n")
             i = k + 1
             if name == "solution-start":
@@ -583,6 +594,46 @@ HIDDEN_TAGS = {"remove-input", "hide-input", "remove-cell", "hide-cell"}
 SOLUTION_TITLE = "# @title Solution to Exercise {number} (hidden: show the code to read it)"
 
 
+def _code_cells(cell: nbformat.NotebookNode, r: Renderer, solution: dict | None) -> list[nbformat.NotebookNode]:
+    """A chapter's code cell for the reader (a hidden solution, or collapsed bookkeeping), and its figure caption."""
+    code = nbformat.v4.new_code_cell(cell.source.replace(GLUE_IMPORT, GLUE_SHIM))
+    code.metadata.update(cell.metadata)
+    if solution is not None:
+        code.source = SOLUTION_TITLE.format(number=solution["number"]) + "\n" + code.source
+        code.metadata.setdefault("jupyter", {})["source_hidden"] = True
+        code.metadata["cellView"] = "form"
+    elif HIDDEN_TAGS & set(code.metadata.get("tags", [])):  # bookkeeping: collapsed as in the book
+        code.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    out = [code]
+    figure = (code.metadata.get("mystnb") or {}).get("figure") or {}
+    if figure.get("caption"):
+        target = r.index.targets.get(figure.get("name", ""))
+        number = f"**{target.text}.**" if target else "**Figure.**"
+        caption = r.inline(" ".join(str(figure["caption"]).split()))
+        out.append(nbformat.v4.new_markdown_cell(f"{number} {caption}"))
+    return out
+
+
+def _add_glue_note_and_references(r: Renderer, cells: list[nbformat.NotebookNode]) -> None:
+    """The note on glued numbers after the first heading, and the works cited at the end (in place)."""
+    if r.glued:
+        note = nbformat.v4.new_markdown_cell(
+            GLUE_NOTE.format(url=f"{r.base}book/{r.stem}.html", example=r.glued[0])
+        )
+        note.pop("id", None)
+        first_heading = next(
+            (i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0
+        )
+        cells.insert(first_heading + 1, note)
+    if r.cited:
+        refs = "## Works cited in this notebook\n\n" + "\n".join(
+            reference_entry(k) for k in sorted(r.cited, key=lambda k: _authors(k))
+        )
+        ref_cell = nbformat.v4.new_markdown_cell(refs)
+        ref_cell.pop("id", None)
+        cells.append(ref_cell)
+
+
 def render_notebook(chapter: Path) -> nbformat.NotebookNode:
     """The reader's notebook of ``chapter`` (a ``book/*.md`` MyST notebook), without outputs and
     without the Colab install cell. See the module docstring for what is rendered and the
@@ -602,21 +653,8 @@ def render_notebook(chapter: Path) -> nbformat.NotebookNode:
 
     for cell in source.cells:
         if cell.cell_type == "code":
-            code = nbformat.v4.new_code_cell(cell.source.replace(GLUE_IMPORT, GLUE_SHIM))
-            code.metadata.update(cell.metadata)
-            if solution is not None:
-                code.source = SOLUTION_TITLE.format(number=solution["number"]) + "\n" + code.source
-                code.metadata.setdefault("jupyter", {})["source_hidden"] = True
-                code.metadata["cellView"] = "form"
-            elif HIDDEN_TAGS & set(code.metadata.get("tags", [])):  # bookkeeping: collapsed as in the book
-                code.metadata.setdefault("jupyter", {})["source_hidden"] = True
-            add(code)
-            figure = (code.metadata.get("mystnb") or {}).get("figure") or {}
-            if figure.get("caption"):
-                target = r.index.targets.get(figure.get("name", ""))
-                number = f"**{target.text}.**" if target else "**Figure.**"
-                caption = r.inline(" ".join(str(figure["caption"]).split()))
-                add(nbformat.v4.new_markdown_cell(f"{number} {caption}"))
+            for new in _code_cells(cell, r, solution):
+                add(new)
             continue
         if cell.cell_type != "markdown":
             add(cell)
@@ -645,23 +683,7 @@ def render_notebook(chapter: Path) -> nbformat.NotebookNode:
     if solution is not None:
         raise ValueError(f"{chapter.name}: solution of {solution['label']} has no solution-end")
 
-    if r.glued:
-        note = nbformat.v4.new_markdown_cell(
-            GLUE_NOTE.format(url=f"{r.base}book/{r.stem}.html", example=r.glued[0])
-        )
-        note.pop("id", None)
-        first_heading = next(
-            (i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0
-        )
-        cells.insert(first_heading + 1, note)
-    if r.cited:
-        refs = "## Works cited in this notebook\n\n" + "\n".join(
-            reference_entry(k) for k in sorted(r.cited, key=lambda k: _authors(k))
-        )
-        ref_cell = nbformat.v4.new_markdown_cell(refs)
-        ref_cell.pop("id", None)
-        cells.append(ref_cell)
-
+    _add_glue_note_and_references(r, cells)
     nb = nbformat.v4.new_notebook()
     nb.metadata = dict(source.metadata)
     nb.metadata.pop("jupytext", None)

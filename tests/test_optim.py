@@ -12,6 +12,7 @@ from scipy import stats
 from torch import nn
 
 import htsgd as hs
+import htsgd.noise as hn
 from htsgd.optim import HeavyTailedSGD, authors_sigma_to_ours, noise_scale, paper_param_groups
 
 KS_LEVEL = 1e-4
@@ -235,7 +236,7 @@ def _fresh(noise="per_neuron", gen=7):
     return model, opt
 
 
-@pytest.mark.parametrize("noise", ["per_neuron", "per_weight", "isotropic"])
+@pytest.mark.parametrize("noise", hn.names())
 def test_determinism_and_resume_from_state_dict(noise):
     m_a, o_a = _fresh(noise)
     _run(m_a, o_a, 6, seed=1)
@@ -393,28 +394,26 @@ def test_noise_drawn_on_parameter_device():
 # ---- the fused (compiled) path: its own transform of the draws, the same law ------------------
 @pytest.mark.parametrize("alpha", [1.0, 1.3, 1.75, 2.0])
 def test_fused_math_has_the_stable_law(alpha):
-    from htsgd import optim
 
     gen = torch.Generator().manual_seed(4)
     u = torch.rand((2, 4000), generator=gen, dtype=torch.float64)
-    x = optim._sas_from_uniform(u, alpha)
+    x = hn._sas_from_uniform(u, alpha)
     assert stats.kstest(x.numpy(), stable_cdf(alpha)).pvalue > KS_LEVEL
     g = torch.randn((4000, 3), generator=gen, dtype=torch.float64)
     u = torch.rand((2, 4000), generator=gen, dtype=torch.float64)
-    iso = optim._isotropic_from_draws(u, g, alpha)
+    iso = hn._isotropic_from_draws(u, g, alpha)
     e = torch.tensor([0.6, 0.0, -0.8], dtype=torch.float64)
     assert stats.kstest((iso @ e).numpy(), stable_cdf(alpha)).pvalue > KS_LEVEL
     # The extreme values torch.rand can return (0 and 1 - 2**-24 in float32) give finite noise.
     edges = torch.tensor([[0.0, 0.0, 1 - 2**-24, 1 - 2**-24], [0.0, 1 - 2**-24, 0.0, 1 - 2**-24]])
-    assert torch.isfinite(optim._sas_from_uniform(edges, alpha)).all()
+    assert torch.isfinite(hn._sas_from_uniform(edges, alpha)).all()
 
 
 @pytest.mark.parametrize("noise", ["per_neuron", "per_weight", "isotropic"])
 def test_fused_path_plumbing_and_fallback(noise, monkeypatch):
-    from htsgd import optim
 
     # Eager stand-ins for the compiled kernels (what torch.compile would compile).
-    monkeypatch.setattr(optim, "_compiled", lambda name: optim._add_sas_ if name == "sas" else optim._add_isotropic_)
+    monkeypatch.setattr(hn, "_compiled", hn._KERNELS.__getitem__)
     incs = []
     for seed in (8, 8, 9):
         p = nn.Parameter(torch.zeros(2000, 3, 2, dtype=torch.float64))
@@ -429,13 +428,13 @@ def test_fused_path_plumbing_and_fallback(noise, monkeypatch):
     def broken(name):
         raise RuntimeError("no compiler")
 
-    monkeypatch.setattr(optim, "_compiled", broken)
-    monkeypatch.setitem(optim._FUSED_STATE, "broken", False)
+    monkeypatch.setattr(hn, "_compiled", broken)
+    monkeypatch.setitem(hn._FUSED_STATE, "broken", False)
     c = nn.Parameter(torch.zeros(2000, 3, 2, dtype=torch.float64))
     c.grad = torch.zeros_like(c)
     with pytest.warns(UserWarning, match="eager"):
         HeavyTailedSGD([c], lr=0.5, alpha=1.5, sigma=0.2, noise=noise, generator=8, fused=True).step()
-    assert optim._FUSED_STATE["broken"]
+    assert hn._FUSED_STATE["broken"]
     inc = (c.detach() / noise_scale(0.5, 1.5, 0.2)).reshape(2000, -1)
     assert stats.kstest(inc[:, 0].numpy(), stable_cdf(1.5)).pvalue > KS_LEVEL
 
@@ -458,7 +457,7 @@ def test_fused_cuda_law_and_determinism(noise):
     assert stats.kstest(out[0][:, 0].numpy(), stable_cdf(1.5)).pvalue > KS_LEVEL
 
 
-@pytest.mark.parametrize("noise", ["per_weight", "per_neuron", "isotropic"])
+@pytest.mark.parametrize("noise", hn.names())
 @pytest.mark.parametrize("alpha", [0.7, 1.0, 1.5, 2.0])
 def test_eager_and_fused_noise_share_one_core(noise, alpha, monkeypatch):
     """Issue 12, item 12: the optimizer's fused kernels and htsgd.stable are one CMS core.
@@ -470,7 +469,7 @@ def test_eager_and_fused_noise_share_one_core(noise, alpha, monkeypatch):
     """
     from htsgd import optim
 
-    monkeypatch.setattr(optim, "_compiled", lambda name: optim._add_sas_ if name == "sas" else optim._add_isotropic_)
+    monkeypatch.setattr(hn, "_compiled", hn._KERNELS.__getitem__)
     out = []
     for fused in (False, True):
         p = torch.zeros(50, 6)

@@ -11,6 +11,7 @@ import torch
 from scipy import stats
 
 import htsgd.stable as st
+from htsgd import _stable_core as core
 
 # ---------------------------------------------------------------- the sampler
 KS_GRID = [(a, b) for a in (0.5, 0.8, 1.0, 1.3, 1.5, 1.9, 2.0) for b in (0.0, 0.5)] + [
@@ -88,12 +89,12 @@ def test_s0_formula_is_weron_minus_the_shift(alpha, beta):
     """
     tol = 1e-10 if alpha >= 0.1 else 1e-9
     gen = torch.Generator().manual_seed(2)
-    v, w = st._angle_and_exponential(torch.rand(100_000, generator=gen, dtype=torch.float64),
+    v, w = core.angle_and_exponential(torch.rand(100_000, generator=gen, dtype=torch.float64),
                                       torch.rand(100_000, generator=gen, dtype=torch.float64))
     ref = _weron_s1(alpha, beta, v, w)
     ok = ref.abs() < 1e300
-    s1 = st._standard_cms(alpha, beta, v, w)
-    shifted = st._skewed_cms_s0(alpha, beta, v, w) + beta * math.tan(math.pi * alpha / 2)
+    s1 = core.standard_cms(alpha, beta, v, w)
+    shifted = core.skewed_cms_s0(alpha, beta, v, w) + beta * math.tan(math.pi * alpha / 2)
     for x in (s1, shifted):
         assert float(((x - ref).abs() / (1 + ref.abs()))[ok].max()) < tol
 
@@ -179,7 +180,7 @@ def _angle_exp_from_words(angle_words, exp_words):
 def _cms_float64_from_words(alpha, angle_words, exp_words):
     """The core of htsgd.stable (the torch paths' formula) in float64 on the kernel's (V, W)."""
     v, w = _angle_exp_from_words(angle_words, exp_words)
-    return st._symmetric_cms_inplace(alpha, v, w, torch.empty_like(v))
+    return core.symmetric_cms_inplace(alpha, v, w, torch.empty_like(v))
 
 
 def test_kernel_grid_is_the_core_grid():
@@ -193,7 +194,7 @@ def test_kernel_grid_is_the_core_grid():
     v, w = _angle_exp_from_words(words.repeat_interleave(9), words.repeat(9))
     eps = torch.finfo(torch.float32).eps
     u = torch.tensor([0.0, 1 - eps / 2, 0.5, 0.5 - eps / 2], dtype=torch.float32)
-    cv, cw = st._angle_and_exponential(u.clone(), u.clone())
+    cv, cw = core.angle_and_exponential(u.clone(), u.clone())
     k_v = (v / math.pi * 2**25 + 2**24 - 1) / 2  # the core's k for the kernel's V
     assert bool((k_v - k_v.round()).abs().max() < 1e-6) and float(k_v.min()) >= 0 and float(k_v.max()) < 2**24
     assert float(cv.abs().max()) == pytest.approx(float(v.abs().max()), rel=1e-7)

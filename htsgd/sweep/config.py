@@ -9,7 +9,7 @@ that names the file, the table, the key, the value and the allowed range.
 
 The allowed values of the fields come from the modules that implement them:
 datasets from :func:`htsgd.data.names`, noise types from
-:data:`htsgd.optim.NOISE_TYPES`.
+:func:`htsgd.noise.names`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import data as _data
-from .. import optim as _optim
+from .. import noise as _noise
 from .._checks import check_bool, check_choice, check_int, check_real
 
 __all__ = [
@@ -53,8 +53,8 @@ DEFAULT_RUNNER = "htsgd.sweep:run_cell"
 DATASETS = tuple(name for name in _data.names() if not name.endswith("_regression"))
 #: :class:`htsgd.nets.FCN` and :class:`htsgd.nets.VGG11Wide`.
 MODELS = ("fcn", "vgg11wide")
-#: The paper's noise types 1, 2, 3, as :class:`htsgd.optim.HeavyTailedSGD` names them.
-NOISE_TYPES = tuple(_optim.NOISE_TYPES)
+#: The noise types (the paper's types 1, 2, 3): the names of :mod:`htsgd.noise`'s registry.
+NOISE_TYPES = _noise.names()
 DEVICES = ("cpu", "cuda", "auto")
 #: Where cells run: a local process pool, this process, or a Dask cluster.
 EXECUTORS = ("local", "serial", "dask")
