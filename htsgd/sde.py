@@ -756,6 +756,37 @@ class StrongOrder:
         return f"strong order {self.order} ({self.statistic}){local}"
 
 
+def _coupling_factors(factors: Any, n_ref: int, chunk: int | None) -> tuple[list[int], int]:
+    """:func:`strong_order`'s coarse factors (distinct, decreasing, dividing ``n_ref``) and chunk."""
+    if isinstance(factors, (str, bytes)) or not isinstance(factors, Iterable):
+        raise TypeError(f"factors must be an iterable of integers, got {type(factors).__name__}")
+    fs = sorted({check_int("factors", f, low=2) for f in factors}, reverse=True)
+    if len(fs) < 2:
+        raise ValueError(f"factors must hold at least 2 distinct values >= 2, got {list(factors)!r}")
+    bad = [f for f in fs if n_ref % f]
+    if bad:
+        raise ValueError(f"every factor must divide n_ref = {n_ref}; {bad} do not")
+    lcm = math.lcm(*fs)
+    if chunk is None:
+        chunk = lcm * max(1, 256 // lcm)
+    chunk = check_int("chunk", chunk, low=1)
+    if chunk % lcm:
+        raise ValueError(f"chunk = {chunk} must be a multiple of every factor (of their lcm {lcm})")
+    return fs, chunk
+
+
+def _order_statistic(moment: float | None, alpha: float) -> tuple[Any, str]:
+    """:func:`strong_order`'s statistic over paths: the median, or an ``L^p`` norm with ``p < alpha / 2``."""
+    if moment is None:
+        return "median", "median"
+    p = check_real("moment", moment, low=0.0, high=alpha / 2, low_open=True, high_open=True)
+
+    def statistic(a: np.ndarray, axis: int = 0) -> np.ndarray:
+        return np.mean(a**p, axis=axis) ** (1.0 / p)
+
+    return statistic, f"L^p norm, p = {p:g}"
+
+
 def strong_order(
     drift: Callable[[torch.Tensor], torch.Tensor],
     x0: float | torch.Tensor,
@@ -860,32 +891,10 @@ def strong_order(
     n_paths = check_int("n_paths", n_paths, low=2)
     tame = check_bool("tame", tame)
     local = check_bool("local", local)
-    if isinstance(factors, (str, bytes)) or not isinstance(factors, Iterable):
-        raise TypeError(f"factors must be an iterable of integers, got {type(factors).__name__}")
-    fs = sorted({check_int("factors", f, low=2) for f in factors}, reverse=True)
-    if len(fs) < 2:
-        raise ValueError(f"factors must hold at least 2 distinct values >= 2, got {list(factors)!r}")
-    bad = [f for f in fs if n_ref % f]
-    if bad:
-        raise ValueError(f"every factor must divide n_ref = {n_ref}; {bad} do not")
-    lcm = math.lcm(*fs)
-    if chunk is None:
-        chunk = lcm * max(1, 256 // lcm)
-    chunk = check_int("chunk", chunk, low=1)
-    if chunk % lcm:
-        raise ValueError(f"chunk = {chunk} must be a multiple of every factor (of their lcm {lcm})")
+    fs, chunk = _coupling_factors(factors, n_ref, chunk)
     if diffusion is not None and not callable(diffusion):
         diffusion = check_real("diffusion", diffusion, finite=True)
-    if moment is None:
-        statistic: Any = "median"
-        name = "median"
-    else:
-        p = check_real("moment", moment, low=0.0, high=alpha / 2, low_open=True, high_open=True)
-
-        def statistic(a: np.ndarray, axis: int = 0) -> np.ndarray:
-            return np.mean(a**p, axis=axis) ** (1.0 / p)
-
-        name = f"L^p norm, p = {p:g}"
+    statistic, name = _order_statistic(moment, alpha)
 
     h_ref = horizon / n_ref
     chunks = stable_increment_chunks(alpha, n_ref, n_paths, h_ref, chunk=chunk, generator=generator,
