@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text, remove_stale_temporaries
+from .._io import UnreadableFileError, atomic_write_text, read_regular, remove_stale_temporaries
 from .config import DEFAULT_RUNNER, ExperimentConfig, canonical_json
 
 __all__ = [
@@ -51,6 +51,9 @@ __all__ = [
 #: results are not reused. 2: the stable sampler draws its CPU uniforms from numpy streams.
 #: 3: one Chambers-Mallows-Stuck core for every path (angles on the uniforms' grid midpoints).
 SCHEMA_VERSION = 3
+
+#: The largest record the cache reads: a cell's neuron norms and history are a few MB at most.
+MAX_RECORD_BYTES = 64 * 2**20
 
 # Every record has these keys, with these types (checked on every read).
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -186,11 +189,17 @@ class Cache:
         if path.is_dir():
             return None, "a folder, not a file"
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_regular(path, limit=MAX_RECORD_BYTES, what="cache record")
+        except UnreadableFileError as err:  # a FIFO, a device, over the limit
+            return None, err.reason
+        except OSError as err:
+            return None, f"unreadable ({err.strerror or err.__class__.__name__})"
+        try:
+            record = json.loads(raw.decode("utf-8"))
             problem = _problem(record, digest)
         except RecursionError:
             return None, "nested too deeply"
-        except (OSError, UnicodeDecodeError, ValueError) as err:
+        except (UnicodeDecodeError, ValueError) as err:
             return None, f"unreadable ({err.__class__.__name__})"
         return (None, problem) if problem is not None else (record, None)
 

@@ -29,6 +29,7 @@ from typing import Any
 from .. import data as _data
 from .. import optim as _optim
 from .._checks import check_bool, check_choice, check_int, check_real
+from .._io import read_regular
 
 __all__ = [
     "DEFAULT_RUNNER",
@@ -58,6 +59,9 @@ NOISE_TYPES = tuple(_optim.NOISE_TYPES)
 DEVICES = ("cpu", "cuda", "auto")
 #: Where cells run: a local process pool, this process, or a Dask cluster.
 EXECUTORS = ("local", "serial", "dask")
+
+#: The largest config file :func:`load_config` reads (the packaged ones are about 2 KB).
+MAX_CONFIG_BYTES = 2**20
 
 # The packaged sweeps: htsgd/configs/<name>.toml.
 _CONFIG_PACKAGE = "htsgd.configs"
@@ -544,11 +548,15 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a TOML file")
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+        raw = read_regular(path, limit=MAX_CONFIG_BYTES, what="config")
+    except ValueError as err:  # a FIFO, a device, a file over the limit
+        raise ConfigError(str(err)) from err
     except PermissionError as err:
         raise ConfigError(f"{path}: cannot be read ({err.strerror})") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
