@@ -7,18 +7,23 @@ hang when broken (a FIFO, a silent network peer) runs under a time limit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
-from test_sweep import toy_sweep
+from test_sweep import executions, toy_sweep
 
 from htsgd import _io, sweep, train
-from htsgd.sweep import Cache, ConfigError
+from htsgd.__main__ import main
+from htsgd.sweep import Cache, ConfigError, SweepConfig
 
 # --------------------------------------------------------------------------- helpers
 
@@ -191,3 +196,284 @@ def test_save_result_removes_temporaries_of_killed_saves(tmp_path):
     assert not any(o.exists() for o in orphans)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "run.pt"]
     assert train.load_result(path).iterations == 1
+
+
+# --------------------------------------------------------------------------- item 1: runner registry
+
+EVIL = """
+from pathlib import Path
+Path(__file__).with_name("EVIL_RAN").write_text("the config ran code")
+
+def run(config):
+    return {"iterations": 1}
+"""
+
+
+@pytest.mark.parametrize("runner", ["evil_runner:run", "builtins:dict", "os:system"])
+def test_a_config_cannot_name_code_to_import(tmp_path, monkeypatch, capsys, runner):
+    (tmp_path / "evil_runner.py").write_text(EVIL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    toml = tmp_path / "evil.toml"
+    toml.write_text(f'[sweep]\nname = "evil"\nrunner = "{runner}"\n')
+    for extra in (["--dry-run"], ["--executor", "serial", "--no-progress"]):
+        assert main(["sweep", str(toml), "--cache", str(tmp_path / "c"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert f"runner {runner!r} is not registered" in err and "--allow-runner" in err
+    assert not (tmp_path / "EVIL_RAN").exists() and "evil_runner" not in sys.modules
+    assert not (tmp_path / "c").exists() and not (tmp_path / "results").exists()
+    with pytest.raises(ConfigError, match="not registered"):
+        sweep.load_config(toml)
+
+
+def test_registered_names_keep_the_cache_keys_of_the_packaged_sweeps(monkeypatch):
+    # Fingerprints of every packaged sweep's cell hashes, computed before the registry, the
+    # sorted prune lists and the canonical grid (schema 3; a later schema bump changes every
+    # key on purpose, so the schema is pinned here).
+    monkeypatch.setattr(sweep.cache, "SCHEMA_VERSION", 3)
+    want = {
+        "book-mnist-digits": "caaa93cb55ec62a1",
+        "book-mnist-digits-quick": "186e15467dca8b6d",
+        "book-mnist1d": "620ef5541c13293d",
+        "book-mnist1d-matched": "bb8f800dc08e0207",
+        "book-mnist1d-matched-quick": "163c83dd72452b62",
+        "book-teacher-student": "6d10fd42ef4ce28d",
+        "book-teacher-student-seeds": "00da17d9bf262b56",
+        "book-teacher-student-seeds-quick": "f1ce0fc6be3e630c",
+        "book-teacher-student-widths": "e885c66e88aed154",
+        "book-teacher-student-widths-quick": "9c1c405e3c588f02",
+        "laptop-mnist": "0bf5a22e7cff7588",
+        "paper-cifar10": "e813ed44bbfb9db9",
+        "paper-digits": "12a00aa5fb0670a0",
+        "paper-digits-alphas": "e84b69e0d88fa954",
+        "paper-ecg5000": "f8a3bba3f31984b8",
+        "paper-mnist": "5e81da5a65033b92",
+    }
+    got = {}
+    for name in want:
+        cfg = sweep.load_config(name)
+        assert cfg.runner == sweep.DEFAULT_RUNNER == "htsgd.sweep:run_cell"
+        keys = "".join(sweep.cell_hash(c, cfg.runner) for c in cfg.cells())
+        got[name] = hashlib.sha256(keys.encode()).hexdigest()[:16]
+    assert got == want
+
+
+ENTRY_MODULE = """
+def cell(config):
+    return {"iterations": config["max_iters"], "train_acc": 0.5, "seed_seen": config["seed"]}
+"""
+
+
+def test_an_installed_entry_point_registers_a_runner(tmp_path, monkeypatch):
+    (tmp_path / "htsgd_entry_demo.py").write_text(ENTRY_MODULE)
+    info = tmp_path / "htsgd_entry_demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: htsgd-entry-demo\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[htsgd.runners]\ndemo-cells = htsgd_entry_demo:cell\n")
+    assert "demo-cells" not in sweep.runner_names()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "demo-cells" in sweep.runner_names()
+    cfg = SweepConfig(name="demo", runner="demo-cells", grid={"seed": [0, 1]})
+    frame = _run(cfg, tmp_path / "cache")
+    assert list(frame["seed_seen"]) == [0, 1]
+
+
+def test_allow_runner_reaches_worker_processes(tmp_path):
+    (tmp_path / "pool_cells.py").write_text(ENTRY_MODULE)
+    toml = tmp_path / "pool.toml"
+    toml.write_text('[sweep]\nname = "pool"\nrunner = "pool_cells:cell"\n[grid]\nseed = [0, 1, 2]\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    base = [sys.executable, "-m", "htsgd", "sweep", str(toml), "--cache", str(tmp_path / "c"),
+            "--results", str(tmp_path / "out"), "--no-progress", "--workers", "2"]
+    subprocess.run(base + ["--allow-runner", "pool_cells:cell"], env=env, check=True, timeout=120)
+    frame, _ = sweep.read_results(tmp_path / "out")
+    assert list(frame["seed_seen"]) == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------- item 6: grid size
+
+
+def _grid_toml(tmp_path: Path, n: int) -> Path:
+    seeds = ", ".join(str(i) for i in range(n))
+    widths = ", ".join(str(i + 1) for i in range(n))
+    iters = ", ".join(str(i + 1) for i in range(n))
+    path = tmp_path / "huge.toml"
+    path.write_text(
+        f'[sweep]\nname = "huge"\n[grid]\nseed = [{seeds}]\nwidth = [{widths}]\nmax_iters = [{iters}]\n'
+    )
+    return path
+
+
+def test_a_huge_grid_is_refused_before_its_cells_are_built(tmp_path):
+    path = _grid_toml(tmp_path, 1000)  # 1e9 cells in 20 KB
+    assert path.stat().st_size < 25_000
+    proc = subprocess.run(
+        [sys.executable, "-m", "htsgd", "sweep", str(path), "--dry-run", "--cache", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "1,000,000,000 cells" in proc.stderr
+    assert "limit of 100,000" in proc.stderr
+
+
+def test_the_cell_limit_is_documented_overridable_and_above_every_packaged_sweep(
+    tmp_path, monkeypatch
+):
+    largest = max(sweep.load_config(n).n_cells for n in sweep.config_names())
+    assert 2 * largest < sweep.MAX_CELLS  # grid cells and at most as many controls
+    cfg = sweep.load_config(_grid_toml(tmp_path, 3))
+    assert cfg.n_cells == 27
+    with pytest.raises(ConfigError, match="27 cells .* limit of 26"):
+        cfg.cells(max_cells=26)
+    assert len(cfg.cells(max_cells=27)) == 27
+    monkeypatch.setenv("HTSGD_MAX_CELLS", "20")
+    with pytest.raises(ConfigError, match="limit of 20"):
+        cfg.cells()
+    with pytest.raises(ConfigError, match="limit of 20"):
+        sweep.run_sweep(cfg, cache=tmp_path / "c", executor="serial", progress=False)
+    assert main(["sweep", str(tmp_path / "huge.toml"), "--dry-run", "--max-cells", "27"]) == 0
+
+
+# --------------------------------------------------------------------------- item 18: configs
+
+
+def test_a_typo_in_dataset_options_fails_at_load_and_dry_run(tmp_path, capsys):
+    path = tmp_path / "typo.toml"
+    path.write_text('[sweep]\nname = "typo"\n[cell.dataset_options]\nn_trian = 100\n')
+    with pytest.raises(ConfigError, match=r"'n_trian' is not an option of the 'teacher_student'.*n_train"):
+        sweep.load_config(path)
+    assert main(["sweep", str(path), "--dry-run", "--cache", str(tmp_path)]) == 2
+    assert "n_trian" in capsys.readouterr().err
+    # A grid of option tables is checked too; a valid option passes.
+    grid = {"dataset_options": [{"n_train": 100}, {"n_test": 50, "input_dim": 3}]}
+    assert SweepConfig(name="ok", grid=grid).n_cells == 2
+    with pytest.raises(ConfigError, match="'noise_levle'"):
+        SweepConfig(name="bad", grid={"dataset_options": [{"n_train": 100}, {"noise_levle": 1}]})
+
+
+def test_matched_steps_must_name_an_alpha_of_the_grid():
+    grid = {"alpha": ["none", 1.5, 1.75], "sigma": [0.1]}
+    assert SweepConfig(name="ok", grid=grid, matched_steps=(1.75,)).matched_steps == (1.75,)
+    with pytest.raises(ConfigError, match=r"matched_steps names alpha 1.9, .*1.5, 1.75"):
+        SweepConfig(name="bad", grid=grid, matched_steps=(1.9,))
+    with pytest.raises(ConfigError, match="alphas: none"):
+        SweepConfig(name="plain", matched_steps=(1.5,))
+
+
+def test_reordered_lists_are_one_cell():
+    a = sweep.ExperimentConfig(prune_mce=(0.2, 0.1), prune_fractions=(0.75, 0.5))
+    b = sweep.ExperimentConfig(prune_mce=(0.1, 0.2), prune_fractions=(0.5, 0.75))
+    assert a == b and sweep.cell_hash(a) == sweep.cell_hash(b)
+    with pytest.raises(ConfigError, match="prune_mce repeats"):
+        SweepConfig(name="x", grid={"prune_mce": [[0.1, 0.2], [0.2, 0.1]]})
+
+
+def test_a_read_only_cache_that_holds_every_cell_is_enough(tmp_path, monkeypatch):
+    counter = tmp_path / "count.txt"
+    cfg = toy_sweep(tmp_path, counter=str(counter))
+    want = _run(cfg, tmp_path / "cache")
+    assert executions(counter) == 8
+
+    def read_only(self):  # what prepare() reports for a folder it cannot write (EROFS)
+        raise sweep.CacheError(f"the sweep cache {self.folder} is not writable (Read-only file system)")
+
+    monkeypatch.setattr(Cache, "prepare", read_only)
+    again = _run(cfg, tmp_path / "cache", results=tmp_path / "out")
+    assert executions(counter) == 8
+    assert list(again.hash) == list(want.hash)
+    more = SweepConfig(name="more", runner=cfg.runner, base=cfg.base, grid={**cfg.grid, "seed": (0, 1, 2)})
+    with pytest.raises(sweep.CacheError, match="not writable"):
+        _run(more, tmp_path / "cache")
+    assert executions(counter) == 8  # refused before any cell ran
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_cache_folder_by_permissions(tmp_path):
+    cfg = toy_sweep(tmp_path)
+    want = _run(cfg, tmp_path / "cache")
+    for folder in [tmp_path / "cache", *(tmp_path / "cache").iterdir()]:
+        folder.chmod(0o555)
+    try:
+        assert list(_run(cfg, tmp_path / "cache").hash) == list(want.hash)
+    finally:
+        for folder in [tmp_path / "cache", *(tmp_path / "cache").iterdir()]:
+            folder.chmod(0o755)
+
+
+# --------------------------------------------------------------------------- item 3: results pair
+
+
+def test_a_crash_between_the_two_result_files_is_detected_and_repaired(tmp_path, monkeypatch):
+    from htsgd.sweep import runner
+
+    small = toy_sweep(tmp_path)
+    big = SweepConfig(name="toy", runner=small.runner, base=small.base, grid={**small.grid, "seed": (0, 1, 2)})
+    out = tmp_path / "out"
+    _run(small, tmp_path / "cache", results=out)
+    frame, meta = sweep.read_results(out)
+    assert len(frame) == 8 and meta["grid"]["seed"] == [0, 1]
+
+    def killed(path, text):  # the process dies after results.csv, before sweep.json
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(runner, "atomic_write_text", killed)
+    with pytest.raises(SystemExit):
+        _run(big, tmp_path / "cache", results=out)
+    monkeypatch.undo()
+    assert len(pd.read_csv(out / "results.csv")) == 12  # the new table beside the old config
+    with pytest.raises(ValueError, match="interrupted between the two writes"):
+        sweep.read_results(out)
+    _run(big, tmp_path / "cache", results=out)
+    frame, meta = sweep.read_results(out)
+    assert len(frame) == 12 and meta["grid"]["seed"] == [0, 1, 2]
+
+
+WRITER = """
+import sys
+import pandas as pd
+from htsgd.sweep import SweepConfig
+from htsgd.sweep.runner import write_results
+
+pairs = [
+    (pd.DataFrame({"seed": list(range(n)), "x": [0.5] * n}), SweepConfig(name="p", grid={"seed": list(range(n))}))
+    for n in (2, 3)
+]
+print("ready", flush=True)
+i = 0
+while True:
+    write_results(sys.argv[1], *pairs[i % 2])
+    i += 1
+"""
+
+
+@pytest.mark.slow
+def test_results_pair_is_consistent_after_sigkill_at_random_instants(tmp_path):
+    import random
+    import signal
+    import time
+
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    out = tmp_path / "out"
+    rng = random.Random(20)
+    outcomes = set()
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.3))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        try:
+            frame, meta = sweep.read_results(out)
+        except ValueError as err:  # a kill between the two files: refused, never mixed
+            assert "interrupted" in str(err)
+            outcomes.add("refused")
+            continue
+        assert list(frame["seed"]) == meta["grid"]["seed"]
+        outcomes.add("consistent")
+    assert "consistent" in outcomes
+    sweep.runner.write_results(out, pd.DataFrame({"seed": [0]}), SweepConfig(name="p"))
+    assert not list(out.glob(".*.tmp"))
