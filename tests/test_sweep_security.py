@@ -477,3 +477,98 @@ def test_results_pair_is_consistent_after_sigkill_at_random_instants(tmp_path):
     assert "consistent" in outcomes
     sweep.runner.write_results(out, pd.DataFrame({"seed": [0]}), SweepConfig(name="p"))
     assert not list(out.glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- item 2: records
+
+
+def _edit_and_rerun(tmp_path, edit, *, resign: bool, match: str, cfg=None):
+    """Edit one cached record, rerun: the edit is reported, that cell alone recomputed, results as before."""
+    counter = tmp_path / "count.txt"
+    cfg = cfg or toy_sweep(tmp_path, counter=str(counter))
+    first = _run(cfg, tmp_path / "cache")
+    ran = executions(counter)
+    path = sweep.cell_path(first.hash[1], tmp_path / "cache")
+    record = json.loads(path.read_text())
+    edit(record)
+    if resign and "checksum" in record:  # a deliberate edit that also recomputes the checksum
+        try:
+            record["checksum"] = sweep.cache.record_checksum(record)
+        except ValueError:  # NaN and infinities have no canonical JSON, hence no checksum
+            pass
+    path.write_text(json.dumps(record))
+    with pytest.warns(UserWarning, match=match):
+        again = _run(cfg, tmp_path / "cache")
+    assert executions(counter) == ran + 1
+    pd.testing.assert_frame_equal(again.drop(columns="seconds"), first.drop(columns="seconds"))
+    return again
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("train_acc", 0.999999), ("iterations", 3), ("neuron_norms", [[1.0]])],
+)
+def test_an_edited_record_fails_its_checksum_and_is_recomputed(tmp_path, key, value):
+    # Plausible values, within every declared range: only the checksum tells the edit.
+    def edit(record):
+        record["metrics"][key] = value
+
+    _edit_and_rerun(tmp_path, edit, resign=False, match="checksum does not match")
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda r: r["metrics"].update(train_acc=1e308), r"train_acc = 1e\+308 is outside \[0.0, 1.0\]"),
+        (lambda r: r["metrics"].update(train_acc=float("nan")), "train_acc is nan"),
+        (lambda r: r["metrics"].update(iterations=10**12), r"iterations = 1000000000000 is outside \[0, 1000\]"),
+        (lambda r: r["metrics"].update(iterations=True), "iterations is not an integer"),
+        (lambda r: r["metrics"]["neuron_norms"][0].__setitem__(0, -1.0), r"neuron_norms\[0\]\[0\] = -1.0"),
+        (lambda r: r["metrics"]["prune"]["mce0.1"].update(pruned_fraction="half"), "pruned_fraction is not a number"),
+        (lambda r: r["metrics"].update(extra=float("inf")), "metrics.extra is inf"),
+        (lambda r: r.pop("checksum"), r"missing keys \['checksum'\]"),
+    ],
+)
+def test_a_record_out_of_its_declared_ranges_is_recomputed(tmp_path, edit, words):
+    _edit_and_rerun(tmp_path, edit, resign=True, match=words)
+
+
+def test_a_forged_iteration_count_cannot_make_a_control_train_for_ever(tmp_path):
+    counter = tmp_path / "count.txt"
+    cfg = SweepConfig(
+        name="controls",
+        runner=toy_sweep(tmp_path).runner,
+        base=sweep.ExperimentConfig(width=8, sigma=0.1, stop_train_acc=0.9, dataset_options={"counter": str(counter)}),
+        grid={"alpha": ["none", 1.5]},
+        matched_steps=(1.5,),
+    )
+    first = _run(cfg, tmp_path / "cache")
+    noisy = first[first.alpha == 1.5].hash.iloc[0]
+    path = sweep.cell_path(noisy, tmp_path / "cache")
+    record = json.loads(path.read_text())
+    record["metrics"]["iterations"] = 10**12
+    record["checksum"] = sweep.cache.record_checksum(record)
+    path.write_text(json.dumps(record))
+    with pytest.warns(UserWarning, match="outside"):
+        again = _run(cfg, tmp_path / "cache")
+    assert again["max_iters"].max() == first["max_iters"].max() <= 10_000
+
+
+def test_declared_metrics_extend_the_check_and_bad_runner_output_fails_its_cell(tmp_path, monkeypatch):
+    from htsgd.sweep import metrics
+
+    # A new declaration applies wherever the name appears (here inside every prune entry).
+    monkeypatch.setitem(metrics.METRICS, "pruned_fraction", metrics.Metric("int", 0, 0))
+    with pytest.raises(RuntimeError, match=r"invalid metrics: metrics.prune.mce0.1.pruned_fraction"):
+        _run(toy_sweep(tmp_path), tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("*.json"))  # nothing invalid was cached
+    monkeypatch.undo()
+    _run(toy_sweep(tmp_path), tmp_path / "cache")
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 8
+    # Narrowed later: the cached records no longer pass, and neither does the runner's output.
+    monkeypatch.setitem(metrics.METRICS, "train_acc", metrics.Metric("real", 0.0, 0.01))
+    with pytest.warns(UserWarning, match="train_acc = .* is outside"):
+        with pytest.raises(RuntimeError, match="invalid metrics"):
+            _run(toy_sweep(tmp_path), tmp_path / "cache")
+    with pytest.raises(TypeError, match="Metric"):
+        metrics.declare_metric("x", (0, 1))

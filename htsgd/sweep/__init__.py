@@ -15,7 +15,9 @@ product. One module per job:
     :func:`config_names`), and the allowed values of every field.
 ``cache``
     :class:`Cache`: is a cell done, its record, storing one (atomically, named by
-    :func:`cell_hash`); :func:`load_result`.
+    :func:`cell_hash`, with a checksum); :func:`load_result`.
+``metrics``
+    The declared type and range of every metric, checked on every read of a record.
 ``cell``
     :func:`run_cell`, the default runner: train, prune, measure.
 ``registry``

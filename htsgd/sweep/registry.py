@@ -93,6 +93,10 @@ def register_runner(name: str, function: Runner | None = None) -> str:
         imported.
     TypeError
         If the runner is not callable.
+
+    Notes
+    -----
+    Introduced in the chapter *Compressibility experiments*.
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
@@ -114,7 +118,13 @@ def register_runner(name: str, function: Runner | None = None) -> str:
 
 
 def runner_names() -> tuple[str, ...]:
-    """Every registered name: the package's, then this process's, then installed entry points."""
+    """Every registered name: the package's, then this process's, then installed entry points.
+
+    >>> runner_names()[0]
+    'htsgd.sweep:run_cell'
+
+    Introduced in the chapter *Compressibility experiments*.
+    """
     names = [DEFAULT_RUNNER, *sorted(_registered)]
     names += sorted(set(_entry_points()) - set(names))
     return tuple(dict.fromkeys(names))

@@ -101,18 +101,18 @@ class _Run:
     def _finish(self, cell: ExperimentConfig, digest: str, compute: Callable[[], Any]) -> None:
         try:
             out = compute()
+            record = make_record(
+                cell,
+                digest,
+                out["metrics"],
+                runner=self.config.runner,
+                seconds=out["seconds"],
+                host=out.get("host"),
+            )
         except Exception as err:
             raise RuntimeError(
                 f"sweep {self.config.name!r}: cell {digest[:12]} ({cell.label()}) failed: {err}"
             ) from err
-        record = make_record(
-            cell,
-            digest,
-            out["metrics"],
-            runner=self.config.runner,
-            seconds=out["seconds"],
-            host=out.get("host"),
-        )
         self.records[digest] = self.cache.put(record)
 
     def run(
