@@ -17,8 +17,10 @@ module to import: ``--allow-runner module:function`` registers one for this run.
 ``info`` prints the versions and the device.
 
 Exit status: 0 on success, 1 when a cell fails, 2 for a bad config or argument
-(including a cache or results folder that cannot be written and a Dask scheduler
-that cannot be reached), always with one line on standard error.
+(including an unregistered runner, a grid of more than ``--max-cells`` cells, a
+cache or results folder that cannot be written, and a Dask scheduler that cannot
+be reached or is not a Dask scheduler: the whole handshake is bounded at 5 s),
+always with one line on standard error.
 """
 
 from __future__ import annotations

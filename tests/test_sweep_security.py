@@ -572,3 +572,78 @@ def test_declared_metrics_extend_the_check_and_bad_runner_output_fails_its_cell(
             _run(toy_sweep(tmp_path), tmp_path / "cache")
     with pytest.raises(TypeError, match="Metric"):
         metrics.declare_metric("x", (0, 1))
+
+
+# --------------------------------------------------------------------------- item 7: Dask peers
+
+
+class _Peer:
+    """A local TCP server in a thread that is not a Dask scheduler: silent, or answering HTTP 400."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        import socket
+
+        self.reply, self.conns = reply, []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.conns.append(conn)  # kept open, so a silent peer stays silent
+            if self.reply is not None:
+                conn.sendall(self.reply)
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (None, "within 5 s (no Dask handshake: TimeoutError)"),
+        (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "is not a Dask scheduler"),
+    ],
+)
+def test_a_peer_that_is_not_a_dask_scheduler_exits_2_with_one_line(tmp_path, capsys, reply, words):
+    pytest.importorskip("dask.distributed")  # an optional extra (requirements.txt installs it)
+    peer = _Peer(reply)
+    counter = tmp_path / "count.txt"
+    toml = tmp_path / "toy.toml"
+    toml.write_text(
+        f'[sweep]\nname = "toy"\nrunner = "{toy_sweep(tmp_path).runner}"\n'
+        f'[cell.dataset_options]\ncounter = "{counter}"\n[grid]\nseed = [0, 1]\n'
+    )
+    args = ["sweep", str(toml), "--executor", "dask", "--scheduler", peer.address,
+            "--cache", str(tmp_path / "c"), "--results", str(tmp_path / "out"), "--no-progress"]
+    try:
+        code = within(60, main, args)
+    finally:
+        peer.close()
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+    assert executions(counter) == 0
+
+
+def test_a_real_scheduler_passes_the_probe(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", dashboard_address=None
+    ) as cluster:
+        frame = within(
+            120,
+            sweep.run_sweep,
+            toy_sweep(tmp_path),
+            cache=tmp_path / "c",
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    assert len(frame) == 8
