@@ -452,11 +452,15 @@ class SweepConfig:
         control cell trained for exactly as many iterations as that noisy cell
         took (``stop_train_acc = None``): the paper's noisy runs take more steps
         than noise-free ones, and this control separates "more steps" from "noise".
+        Each listed alpha must be one the grid trains with.
     description : str
         One line for humans.
     runner : str
-        ``"module:function"`` that runs one cell (a plain dict of the cell's
-        config in, a JSON-ready dict of metrics out); :func:`run_cell` by default.
+        The registered name (:mod:`htsgd.sweep.registry`) of the function that
+        runs one cell (a plain dict of the cell's config in, a JSON-ready dict of
+        metrics out); :func:`run_cell` by default. A config names a runner, it
+        never imports one. With the default runner, ``dataset_options`` must be
+        options of the dataset's loader (a typo fails here, not at the first cell).
 
     Notes
     -----
@@ -622,6 +626,10 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     >>> sweep = load_config("book-teacher-student")
     >>> sweep.name, len(sweep.cells())
     ('book-teacher-student', 45)
+
+    The file is read only if it is a regular file of at most :data:`MAX_CONFIG_BYTES`;
+    a grid's cells are counted, not built, until :meth:`SweepConfig.cells`, which
+    refuses more than :data:`MAX_CELLS` unless allowed.
 
     Introduced in the chapter *Compressibility experiments*.
 
