@@ -111,7 +111,7 @@ def test_read_regular_refuses_what_is_not_a_small_regular_file(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_a_fifo_or_dev_zero_in_place_of_a_record_is_damaged_not_a_hang(tmp_path):
+def test_a_fifo_or_dev_zero_in_place_of_a_record_is_damaged_not_a_hang(tmp_path, capsys):
     cfg = toy_sweep(tmp_path)
     frame = _run(cfg, tmp_path / "cache")
     fifo_cell, zero_cell = frame.hash[0], frame.hash[1]
@@ -126,6 +126,12 @@ def test_a_fifo_or_dev_zero_in_place_of_a_record_is_damaged_not_a_hang(tmp_path)
         within(20, sweep.load_result, fifo_cell, tmp_path / "cache")
     with pytest.raises(ValueError, match="character device"):
         within(20, sweep.load_result, zero_cell, tmp_path / "cache")
+    toml = tmp_path / "toy.toml"
+    toml.write_text(f'[sweep]\nname = "toy"\nrunner = "{cfg.runner}"\n[grid]\nwidth = [8, 16]\n'
+                    'alpha = ["none", 1.5]\nseed = [0, 1]\n[cell]\nmax_iters = 1000\n')
+    assert within(60, main, ["sweep", str(toml), "--dry-run", "--cache", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("pending") == 2 and out.count("cached ") == 6
     with pytest.warns(UserWarning, match="FIFO"):
         again = within(60, _run, cfg, tmp_path / "cache")
     assert list(again.hash) == list(frame.hash)
@@ -279,6 +285,7 @@ def test_an_installed_entry_point_registers_a_runner(tmp_path, monkeypatch):
     assert list(frame["seed_seen"]) == [0, 1]
 
 
+@pytest.mark.slow
 def test_allow_runner_reaches_worker_processes(tmp_path):
     (tmp_path / "pool_cells.py").write_text(ENTRY_MODULE)
     toml = tmp_path / "pool.toml"
@@ -305,6 +312,7 @@ def _grid_toml(tmp_path: Path, n: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_huge_grid_is_refused_before_its_cells_are_built(tmp_path):
     path = _grid_toml(tmp_path, 1000)  # 1e9 cells in 20 KB
     assert path.stat().st_size < 25_000
