@@ -4,7 +4,7 @@ Introduced in the chapter *Compressibility experiments* (``book/experiments.md``
 
     python -m htsgd sweep CONFIG|--list [--results DIR] [--cache DIR] [--executor local|serial|dask]
                                  [--scheduler ADDRESS] [--workers N] [--recompute] [--dry-run]
-                                 [--no-progress]
+                                 [--no-progress] [--allow-runner MODULE:FUNCTION]... [--max-cells N]
     python -m htsgd info
 
 ``sweep`` runs every cell of a sweep that is not cached, then writes
@@ -12,11 +12,15 @@ Introduced in the chapter *Compressibility experiments* (``book/experiments.md``
 a TOML file or the name of a sweep that ships with the package
 (``book-teacher-student``, ``paper-mnist``, ...: ``python -m htsgd sweep --list``).
 Interrupt it at any moment and run it again: finished cells are not redone.
+A config names its runner from a registry (:mod:`htsgd.sweep.registry`), never a
+module to import: ``--allow-runner module:function`` registers one for this run.
 ``info`` prints the versions and the device.
 
 Exit status: 0 on success, 1 when a cell fails, 2 for a bad config or argument
-(including a cache or results folder that cannot be written and a Dask scheduler
-that cannot be reached), always with one line on standard error.
+(including an unregistered runner, a grid of more than ``--max-cells`` cells, a
+cache or results folder that cannot be written, and a Dask scheduler that cannot
+be reached or is not a Dask scheduler: the whole handshake is bounded at 5 s),
+always with one line on standard error.
 """
 
 from __future__ import annotations
@@ -79,6 +83,19 @@ def _parser() -> argparse.ArgumentParser:
         help="list the cells and whether each is cached; run nothing",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument(
+        "--allow-runner",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="register this function as a runner a config may name (repeatable)",
+    )
+    sweep.add_argument(
+        "--max-cells",
+        type=int,
+        default=None,
+        help="refuse grids of more cells than this (default: $HTSGD_MAX_CELLS or 100000)",
+    )
     sub.add_parser("info", help="versions and devices")
     return parser
 
@@ -109,51 +126,61 @@ def _fail(message: object) -> int:
     return 2
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import (
-        Cache,
-        CacheError,
-        ConfigError,
-        cell_hash,
-        config_names,
-        load_config,
-        run_sweep,
-    )
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments of ``sweep`` (None if nothing)."""
     from .sweep.executors import check_scheduler
 
-    if args.list:
-        print("\n".join(config_names()))
-        return 0
     if args.config is None:
-        return _fail("give a CONFIG (a TOML file or a packaged sweep's name) or --list")
+        return "give a CONFIG (a TOML file or a packaged sweep's name) or --list"
     if args.scheduler and args.executor != "dask":
-        return _fail("--scheduler needs --executor dask")
+        return "--scheduler needs --executor dask"
     if args.scheduler:
         try:
             check_scheduler(args.scheduler)
         except ValueError as err:
-            return _fail(err)
+            return str(err)
     if args.workers is not None and args.workers < 1:
-        return _fail(f"--workers must be at least 1, got {args.workers}")
+        return f"--workers must be at least 1, got {args.workers}"
+    if args.max_cells is not None and args.max_cells < 1:
+        return f"--max-cells must be at least 1, got {args.max_cells}"
+    return None
+
+
+def _dry_run(config, cells, cache) -> int:
+    from .sweep import cell_hash
+
+    for cell in cells:
+        digest = cell_hash(cell, config.runner)
+        print(f"{digest[:12]}  {'cached ' if digest in cache else 'pending'}  {cell.label()}")
+    extra = (
+        f" (+ matched-steps controls for alpha in {list(config.matched_steps)})"
+        if config.matched_steps
+        else ""
+    )
+    print(f"{len(cells)} cells{extra}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import Cache, CacheError, ConfigError, config_names, load_config, run_sweep
+    from .sweep.registry import register_runner
+
+    if args.list:
+        print("\n".join(config_names()))
+        return 0
+    problem = _argument_problem(args)
+    if problem is not None:
+        return _fail(problem)
     try:
+        for spec in args.allow_runner:
+            register_runner(spec)
         config = load_config(args.config)
-    except FileNotFoundError as err:
-        return _fail(err)
-    except ConfigError as err:
+        cells = config.cells(max_cells=args.max_cells)
+    except (FileNotFoundError, ConfigError, TypeError, ValueError) as err:
         return _fail(err)
     cache = Cache(args.cache)
-    cells = config.cells()
     if args.dry_run:
-        for cell in cells:
-            digest = cell_hash(cell, config.runner)
-            print(f"{digest[:12]}  {'cached ' if digest in cache else 'pending'}  {cell.label()}")
-        extra = (
-            f" (+ matched-steps controls for alpha in {list(config.matched_steps)})"
-            if config.matched_steps
-            else ""
-        )
-        print(f"{len(cells)} cells{extra}")
-        return 0
+        return _dry_run(config, cells, cache)
     results = args.results if args.results is not None else Path("results") / config.name
     start = time.perf_counter()
     try:
@@ -166,6 +193,7 @@ def _sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=not args.no_progress,
             recompute=args.recompute,
+            max_cells=args.max_cells,
         )
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -9,6 +9,14 @@ A process killed by ``SIGKILL`` cannot remove its temporary file. Temporary file
 are named ``.<target>.<host>.<pid>.<random>.tmp``, so :func:`remove_stale_temporaries`
 can tell those of dead processes on this host (removed) from those of live writers
 (kept); one from another host is removed once it is an hour old.
+
+Written files get the permissions of a plain ``open``: ``0o666`` less the process's
+umask (``tempfile.mkstemp`` would force ``0o600``).
+
+Reads of files that may come from outside (configs, cache records, saved results)
+go through :func:`read_regular`: a regular file of bounded size, opened without
+blocking, so a FIFO, a device such as ``/dev/zero`` or a folder in its place gives
+a clear ``ValueError`` instead of a hang or a ``MemoryError``.
 """
 
 from __future__ import annotations
@@ -16,13 +24,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import socket
-import tempfile
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "remove_stale_temporaries"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "read_regular",
+    "UnreadableFileError",
+    "remove_stale_temporaries",
+]
 
 # A temporary file from another host, whose writer we cannot ask, is stale after this long.
 _FOREIGN_STALE_SECONDS = 3600.0
@@ -38,9 +54,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".tmp"
-    )
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -52,6 +66,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, created with mode 0o666 so the umask applies."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:  # 2**32 names: only a name clash, try another
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {path}")
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -60,6 +86,63 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 1) -> None:
     """Write ``obj`` as strict JSON (NaN and infinities rejected) to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def read_regular(path: str | os.PathLike, *, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most ``limit`` bytes.
+
+    The file is opened with ``O_NONBLOCK`` (a FIFO without a writer does not block the
+    open) and checked with ``fstat`` on the open descriptor (no race with a rename), and
+    at most ``limit + 1`` bytes are read (a file growing meanwhile is caught too).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        Naming ``what`` and the path, if it is not a regular file (a folder, a FIFO, a
+        device, a socket) or is larger than ``limit`` bytes.
+    """
+    path = Path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:  # some systems refuse to open a folder at all
+        raise UnreadableFileError(path, what, "a folder, not a regular file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "something")
+            raise UnreadableFileError(path, what, f"{kind}, not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(2**20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise UnreadableFileError(path, what, f"larger than the limit of {limit} bytes")
+    return b"".join(chunks)
+
+
+class UnreadableFileError(ValueError):
+    """:func:`read_regular` refused a file; ``reason`` says why (e.g. "a FIFO (named pipe), ...")."""
+
+    def __init__(self, path: Path, what: str, reason: str) -> None:
+        super().__init__(f"the {what} {path} is {reason}")
+        self.path, self.reason = path, reason
+
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def _alive(pid: int) -> bool:

@@ -45,7 +45,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import check_int
-from ._io import atomic_write_bytes, atomic_write_json
+from ._io import atomic_write_bytes, atomic_write_json, read_regular, remove_stale_temporaries
 from ._random import SeedLike, resolve_device, torch_generator
 from ._train_stages import (
     DivergenceWatch,
@@ -425,6 +425,9 @@ def _json_safe(x: Any) -> Any:
 #: SHA-256 of its weights file, so a JSON and a ``.pt`` from different saves are caught.
 RESULT_FORMAT = 2
 
+# A saved result's JSON is a history of a few columns: far below this.
+_MAX_RESULT_JSON_BYTES = 256 * 2**20
+
 
 def save_result(
     path: str | os.PathLike,
@@ -455,6 +458,9 @@ def save_result(
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     record = {"format": RESULT_FORMAT, **_json_safe(result.to_dict()), "weights": None}
+    if path.parent.is_dir():
+        # Temporary files of saves killed before their rename (as the sweep cache does).
+        remove_stale_temporaries(path.parent)
     if payload:
         buffer = io.BytesIO()
         torch.save(payload, buffer)
@@ -509,6 +515,10 @@ def _check_record(path: Path, record: Any) -> None:
         raise ValueError(f"{path}: 'weights' must name a file and its sha256, got {weights!r}")
 
 
+def _describe_keys(payload: Any) -> str:
+    return f"with keys {sorted(map(str, payload))}" if isinstance(payload, dict) else ""
+
+
 def load_result(path: str | os.PathLike, *, map_location: Any = "cpu") -> TrainResult:
     """Load what :func:`save_result` wrote: the JSON, and its weights with ``weights_only=True``.
 
@@ -523,12 +533,14 @@ def load_result(path: str | os.PathLike, *, map_location: Any = "cpu") -> TrainR
         If the JSON is not a saved result (wrong format, a missing key or a wrong
         type: the message names the file and the key), or the weights file on disk
         is not the one saved with this JSON (a save was interrupted between its two
-        writes, or the files were mixed up).
+        writes, or the files were mixed up), or holds something other than the dict of
+        state dicts :func:`save_result` writes; also if either file is not a regular
+        file (a folder, a FIFO, a device) or is larger than expected.
     """
     path = Path(path)
+    text = read_regular(path, limit=_MAX_RESULT_JSON_BYTES, what="saved result")
     try:
-        with open(path, encoding="utf-8") as fh:
-            record = json.load(fh)
+        record = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a saved training result: not JSON ({err})") from err
     _check_record(path, record)
@@ -539,15 +551,25 @@ def load_result(path: str | os.PathLike, *, map_location: Any = "cpu") -> TrainR
     wp = path.with_name(weights["file"])
     if wp.name != weights["file"] or wp.parent != path.parent:
         raise ValueError(f"{path}: the weights file name {weights['file']!r} is not a plain name")
-    if not wp.is_file():
+    if not wp.exists():
         raise FileNotFoundError(f"{path} names the weights file {wp}, which does not exist")
-    data = wp.read_bytes()
+    size = weights.get("bytes")
+    limit = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 2**40
+    data = read_regular(wp, limit=limit, what="weights file")
     if hashlib.sha256(data).hexdigest() != weights["sha256"]:
         raise ValueError(
             f"{wp} is not the weights file saved with {path} (SHA-256 differs): a save was "
             "interrupted between its two writes, or the files were mixed up"
         )
     payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or not set(payload) <= {"model", "optimizer"}:
+        raise ValueError(
+            f"{wp} is not a weights file of save_result: it holds "
+            f"{type(payload).__name__} {_describe_keys(payload)}, not a dict with 'model' and 'optimizer'"
+        )
+    for key in ("model", "optimizer"):
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            raise ValueError(f"{wp}: {key!r} must be a state dict, got {type(payload[key]).__name__}")
     result.state_dict = payload.get("model")
     result.optimizer_state = payload.get("optimizer")
     return result

@@ -58,6 +58,10 @@ def toy_cell(config: dict) -> dict:
     }
 
 
+# A config names its runner from the registry; tests register the toy runner by code.
+sweep.register_runner(TOY, toy_cell)
+
+
 def toy_sweep(tmp_path: Path, **options) -> SweepConfig:
     return SweepConfig(
         name="toy",

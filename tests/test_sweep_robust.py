@@ -371,8 +371,9 @@ def test_control_of_a_record_with_a_bad_iteration_count_recomputes_it_once(tmp_p
     path = sweep.cell_path(noisy, tmp_path)
     record = json.loads(path.read_text())
     record["metrics"]["iterations"] = "many"
+    record["checksum"] = sweep.cache.record_checksum(record)  # past the checksum: the type check
     path.write_text(json.dumps(record))
-    with pytest.warns(UserWarning, match="iterations is 'many'"):
+    with pytest.warns(UserWarning, match="iterations is not an integer: 'many'"):
         again = _run(cfg, tmp_path)
     assert executions(counter) == 4  # 2 grid + 1 control, then the damaged cell once
     assert again.drop(columns="seconds").equals(first.drop(columns="seconds"))

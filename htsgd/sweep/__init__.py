@@ -15,14 +15,20 @@ product. One module per job:
     :func:`config_names`), and the allowed values of every field.
 ``cache``
     :class:`Cache`: is a cell done, its record, storing one (atomically, named by
-    :func:`cell_hash`); :func:`load_result`.
+    :func:`cell_hash`, with a checksum); :func:`load_result`.
+``metrics``
+    The declared type and range of every metric, checked on every read of a record.
 ``cell``
     :func:`run_cell`, the default runner: train, prune, measure.
+``registry``
+    The runners a config may name (:func:`register_runner`, :func:`runner_names`,
+    entry points in the group ``htsgd.runners``): a config is data, never an import.
 ``executors``
     ``executors.open_executor`` (a context manager: local process pool, this process,
     Dask) sized by :func:`available_cpus`.
 ``runner``
-    :func:`run_sweep`.
+    :func:`run_sweep`; :func:`read_results` (a results table and its config, only
+    as a consistent pair).
 ``tables``
     :func:`flatten_result`, :func:`summarize`, :func:`select`, :func:`neuron_norms`,
     :func:`find_results`.
@@ -53,6 +59,7 @@ from .config import (
     DEFAULT_RUNNER,
     DEVICES,
     EXECUTORS,
+    MAX_CELLS,
     MODELS,
     NOISE_TYPES,
     ConfigError,
@@ -63,12 +70,14 @@ from .config import (
     load_config,
 )
 from .executors import available_cpus
-from .runner import run_sweep
+from .registry import register_runner, runner_names
+from .runner import read_results, run_sweep
 from .tables import find_results, flatten_result, neuron_norms, select, summarize
 
 __all__ = [
     "SCHEMA_VERSION",
     "DEFAULT_RUNNER",
+    "MAX_CELLS",
     "DATASETS",
     "MODELS",
     "NOISE_TYPES",
@@ -88,6 +97,9 @@ __all__ = [
     "load_result",
     "run_cell",
     "run_sweep",
+    "read_results",
+    "register_runner",
+    "runner_names",
     "available_cpus",
     "flatten_result",
     "summarize",

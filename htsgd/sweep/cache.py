@@ -10,10 +10,30 @@ the command line's ``--dry-run`` and the chapters all ask it.
   finished cells and never reads a half-written one; the temporary files a kill
   leaves behind are removed the next time the cache is opened for writing.
 * A record that is truncated, not JSON, nested absurdly deep, missing keys, of the
-  wrong types, or whose stored hash does not match its name or its config, is
-  reported (a warning naming the file and the problem) and the cell recomputed; a
-  folder where a record should be is treated the same way.
-* A folder that cannot be written is reported before any cell runs.
+  wrong types, whose stored hash does not match its name or its config, whose
+  checksum does not match its content, or whose metrics break their declared type
+  or range (:mod:`htsgd.sweep.metrics`: ``iterations`` at most ``max_iters``,
+  accuracies in [0, 1], every number finite) is reported (a warning naming the
+  file and the problem) and the cell recomputed; a folder, a FIFO or a device
+  where a record should be is treated the same way.
+* A folder that cannot be written is reported before any cell runs, and only when
+  a cell has to run: a read-only cache that holds every cell is enough.
+
+Checksum, not keyed hash
+------------------------
+Each record stores the SHA-256 of its own canonical JSON (``checksum``). It catches
+accidental and partial edits: a hand-edited number, a flipped bit, a record of one
+schema patched into another. It does not stop deliberate tampering (whoever edits
+a record can recompute the checksum), and neither would an HMAC here: its key
+would have to live where the sweep can read it, and everyone who can write the
+cache's records can read a key kept in the cache; a key kept elsewhere (per user,
+per machine) would break what the cache is for, sharing it between the machines
+of a cluster, with colleagues, or copying it between computers. The defence
+against a deliberately edited record is therefore that reading it is harmless:
+JSON only (never pickle), every metric checked against its declared type and
+range, the config checked against the file's name. A forged but well-formed record
+can still report wrong numbers, as a forged ``results.csv`` could; treat a cache
+from someone you do not trust like their results table.
 """
 
 from __future__ import annotations
@@ -32,8 +52,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text, remove_stale_temporaries
+from .._io import UnreadableFileError, atomic_write_text, read_regular, remove_stale_temporaries
 from .config import DEFAULT_RUNNER, ExperimentConfig, canonical_json
+from .metrics import metrics_problem
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -52,6 +73,9 @@ __all__ = [
 #: 3: one Chambers-Mallows-Stuck core for every path (angles on the uniforms' grid midpoints).
 SCHEMA_VERSION = 3
 
+#: The largest record the cache reads: a cell's neuron norms and history are a few MB at most.
+MAX_RECORD_BYTES = 64 * 2**20
+
 # Every record has these keys, with these types (checked on every read).
 _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "schema": int,
@@ -61,6 +85,7 @@ _RECORD_TYPES: dict[str, type | tuple[type, ...]] = {
     "metrics": dict,
     "htsgd_version": str,
     "seconds": numbers.Real,
+    "checksum": str,
 }
 
 
@@ -135,13 +160,22 @@ def _problem(record: Any, digest: str) -> str | None:
         return "stored hash differs from the file name"
     if not math.isfinite(record["seconds"]):
         return "seconds is not finite"
+    problem = metrics_problem(record["metrics"], record["config"])
+    if problem is not None:
+        return problem
     try:
+        if record["checksum"] != record_checksum(record):
+            return "its checksum does not match its content (the file was edited)"
         recomputed = cell_hash(record["config"], record["runner"])
     except (TypeError, ValueError) as err:
-        return f"invalid config ({err})"
-    if recomputed != digest:
-        return "stored config does not match its hash"
-    return None
+        return f"invalid content ({err})"
+    return "stored config does not match its hash" if recomputed != digest else None
+
+
+def record_checksum(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a record's canonical JSON without its ``checksum`` (see the module notes)."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
 class Cache:
@@ -186,11 +220,17 @@ class Cache:
         if path.is_dir():
             return None, "a folder, not a file"
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_regular(path, limit=MAX_RECORD_BYTES, what="cache record")
+        except UnreadableFileError as err:  # a FIFO, a device, over the limit
+            return None, err.reason
+        except OSError as err:
+            return None, f"unreadable ({err.strerror or err.__class__.__name__})"
+        try:
+            record = json.loads(raw.decode("utf-8"))
             problem = _problem(record, digest)
         except RecursionError:
             return None, "nested too deeply"
-        except (OSError, UnicodeDecodeError, ValueError) as err:
+        except (UnicodeDecodeError, ValueError) as err:
             return None, f"unreadable ({err.__class__.__name__})"
         return (None, problem) if problem is not None else (record, None)
 
@@ -266,13 +306,20 @@ def make_record(
     seconds: float,
     host: str | None = None,
 ) -> dict[str, Any]:
-    """The record stored for a finished cell: its config, metrics and provenance.
+    """The record stored for a finished cell: its config, metrics, provenance and checksum.
+
+    Raises ``ValueError`` if the metrics break their declared types or ranges
+    (:mod:`htsgd.sweep.metrics`): a runner's bug fails its cell rather than being
+    cached and recomputed on every read.
 
     Introduced in the chapter *Compressibility experiments*.
     """
     from .. import __version__
 
-    return {
+    problem = metrics_problem(metrics, config.to_dict())
+    if problem is not None:
+        raise ValueError(f"runner {runner!r} returned invalid metrics: {problem}")
+    record = {
         "schema": SCHEMA_VERSION,
         "hash": digest,
         "runner": runner,
@@ -284,6 +331,8 @@ def make_record(
         "python": sys.version.split()[0],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    record["checksum"] = record_checksum(record)
+    return record
 
 
 def load_result(digest: str, cache: str | os.PathLike[str] | Cache | None = None) -> dict[str, Any]:

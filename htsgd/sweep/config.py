@@ -29,9 +29,12 @@ from typing import Any
 from .. import data as _data
 from .. import noise as _noise
 from .._checks import check_bool, check_choice, check_int, check_real
+from .._io import read_regular
+from .registry import DEFAULT_RUNNER, is_registered, unknown_runner_message
 
 __all__ = [
     "DEFAULT_RUNNER",
+    "MAX_CELLS",
     "DATASETS",
     "MODELS",
     "NOISE_TYPES",
@@ -45,8 +48,12 @@ __all__ = [
     "config_path",
 ]
 
-#: The function that runs one cell unless a sweep names another (``module:function``).
-DEFAULT_RUNNER = "htsgd.sweep:run_cell"
+#: The largest number of grid cells a sweep may have unless the caller allows more
+#: (``cells(max_cells=...)``, ``run_sweep(max_cells=...)``, ``--max-cells``, or the
+#: environment variable ``HTSGD_MAX_CELLS``): about 80 times the largest packaged
+#: sweep (``laptop-mnist``, 800 grid cells), and small enough that the list of cells
+#: fits in memory at once (a 1e9-cell grid is a typo, not a plan).
+MAX_CELLS = 100_000
 
 #: Datasets a cell can train on: every classification loader of :mod:`htsgd.data`
 #: (the measurements are accuracies, so the regression task is left out).
@@ -58,6 +65,9 @@ NOISE_TYPES = _noise.names()
 DEVICES = ("cpu", "cuda", "auto")
 #: Where cells run: a local process pool, this process, or a Dask cluster.
 EXECUTORS = ("local", "serial", "dask")
+
+#: The largest config file :func:`load_config` reads (the packaged ones are about 2 KB).
+MAX_CONFIG_BYTES = 2**20
 
 # The packaged sweeps: htsgd/configs/<name>.toml.
 _CONFIG_PACKAGE = "htsgd.configs"
@@ -103,7 +113,7 @@ def _none_or(value: Any) -> Any:
 
 
 def _float_tuple(
-    name: str, values: Any, *, low: float, high: float, high_open: bool
+    name: str, values: Any, *, low: float, high: float, high_open: bool, sort: bool = False
 ) -> tuple[float, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name} must be a list of numbers, got {type(values).__name__} {values!r}")
@@ -113,7 +123,9 @@ def _float_tuple(
     )
     if len(set(out)) != len(out):
         raise ValueError(f"{name} must not repeat a value, got {list(out)}")
-    return out
+    # A set of thresholds has no order: sorted, [0.2, 0.1] and [0.1, 0.2] are one cell (and
+    # the sorted lists of the packaged sweeps keep their cache keys).
+    return tuple(sorted(out)) if sort else out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,9 +164,10 @@ class ExperimentConfig:
         Seed of the initialisation, the batches, the noise and random pruning.
     prune_mce : tuple of float
         Thresholds of the paper's pruning rule: remove the smallest-norm neurons
-        while the removed squared Frobenius fraction stays <= threshold.
+        while the removed squared Frobenius fraction stays <= threshold. Stored
+        sorted: the order of a set of criteria has no meaning.
     prune_fractions : tuple of float
-        Fixed fractions of smallest-norm neurons to remove (controls).
+        Fixed fractions of smallest-norm neurons to remove (controls); sorted.
     random_prune : bool
         Also prune the same fractions at random (the control for every criterion).
     tail_fraction : float
@@ -242,13 +255,20 @@ class ExperimentConfig:
         set_(
             self,
             "prune_mce",
-            _float_tuple("prune_mce", self.prune_mce, low=0.0, high=1.0, high_open=True),
+            _float_tuple(
+                "prune_mce", self.prune_mce, low=0.0, high=1.0, high_open=True, sort=True
+            ),
         )
         set_(
             self,
             "prune_fractions",
             _float_tuple(
-                "prune_fractions", self.prune_fractions, low=0.0, high=1.0, high_open=True
+                "prune_fractions",
+                self.prune_fractions,
+                low=0.0,
+                high=1.0,
+                high_open=True,
+                sort=True,
             ),
         )
         check_bool("random_prune", self.random_prune)
@@ -314,6 +334,100 @@ def _reject_unknown(data: Mapping[str, Any], allowed: Sequence[str], table: str)
             raise ConfigError(f"[{table}] unknown key {key!r}; allowed keys: {', '.join(allowed)}")
 
 
+def cell_limit(max_cells: int | None = None) -> int:
+    """The grid-size limit: ``max_cells``, else ``$HTSGD_MAX_CELLS``, else :data:`MAX_CELLS`."""
+    if max_cells is None:
+        env = os.environ.get("HTSGD_MAX_CELLS", "").strip()
+        if not env:
+            return MAX_CELLS
+        try:
+            max_cells = int(env)
+        except ValueError:
+            raise ConfigError(f"HTSGD_MAX_CELLS must be a whole number, got {env!r}") from None
+    return check_int("max_cells", max_cells, low=1)
+
+
+def _check_sweep_name(name: Any) -> None:
+    # The name becomes a folder, results/<name>: letters, digits, ".", "_", "-", and it
+    # may not start with a dot (no "..", no hidden folders, nothing outside results/).
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            "[sweep] name must be letters, digits, '.', '_' or '-', not starting with '.' "
+            f"or '-' (it names the results folder), got {name!r}"
+        )
+
+
+def _canonical_axis(base: ExperimentConfig, key: str, values: Any) -> tuple[Any, ...]:
+    """One grid axis, validated value by value, as the cells store the values."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ConfigError(f"[grid] {key} must be a non-empty list of values, got {values!r}")
+    out, seen = [], {}
+    for i, value in enumerate(values):
+        # Validate every value now, so a bad one fails at load time, naming the axis.
+        try:
+            stored = getattr(base.replace(**{key: value}), key)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"[grid] {key}[{i}]: {err}") from err
+        # A repeated value (also a reordered list, sorted above) would run the same cells twice.
+        canon = canonical_json(stored)
+        if canon in seen:
+            raise ConfigError(
+                f"[grid] {key} repeats the value {values[i]!r} (positions {seen[canon]} and {i})"
+            )
+        seen[canon] = i
+        out.append(dict(stored) if isinstance(stored, Mapping) else stored)
+    return tuple(out)
+
+
+def _canonical_grid(base: ExperimentConfig, grid: Any) -> dict[str, tuple[Any, ...]]:
+    if not isinstance(grid, Mapping):
+        raise ConfigError(f"[grid] must be a table of axes, got {type(grid).__name__}")
+    fields = ExperimentConfig.field_names()
+    _reject_unknown(grid, fields, "grid")
+    # Canonical axis order: the fields' order, whatever the order of the keys in the file.
+    return {key: _canonical_axis(base, key, grid[key]) for key in fields if key in grid}
+
+
+def _check_matched_alphas(matched: tuple[float, ...], alphas: Sequence[Any]) -> None:
+    # A control for an alpha no cell trains with would silently add nothing.
+    noisy = [a for a in alphas if a is not None]
+    for alpha in matched:
+        if not any(math.isclose(alpha, a) for a in noisy):
+            raise ConfigError(
+                f"[controls] matched_steps names alpha {alpha:g}, which no cell of the grid "
+                f"trains with (alphas: {', '.join(f'{a:g}' for a in noisy) or 'none'})"
+            )
+
+
+def _loader_options(dataset: str) -> tuple[str, ...] | None:
+    """The options the loader of ``dataset`` takes (None: any, it takes ``**kwargs``)."""
+    import inspect
+
+    # The sweep sets the seed (data_seed) and the device itself.
+    params = inspect.signature(_data._LOADERS[dataset]).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(
+        p.name for p in params if p.kind in kinds and p.name not in ("device", "seed", "generator")
+    )
+
+
+def _check_dataset_options(base: ExperimentConfig, grid: Mapping[str, tuple[Any, ...]]) -> None:
+    """Every option of every cell is one its dataset's loader takes (a typo fails at load)."""
+    for dataset in grid.get("dataset", (base.dataset,)):
+        allowed = _loader_options(dataset)
+        if allowed is None:
+            continue
+        for options in grid.get("dataset_options", (base.dataset_options,)):
+            for key in options:
+                if key not in allowed:
+                    raise ConfigError(
+                        f"[cell.dataset_options] {key!r} is not an option of the {dataset!r} "
+                        f"loader; its options: {', '.join(allowed) or 'none'}"
+                    )
+
+
 _SWEEP_KEYS = ("name", "description", "runner")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _CONTROL_KEYS = ("matched_steps",)
@@ -338,11 +452,15 @@ class SweepConfig:
         control cell trained for exactly as many iterations as that noisy cell
         took (``stop_train_acc = None``): the paper's noisy runs take more steps
         than noise-free ones, and this control separates "more steps" from "noise".
+        Each listed alpha must be one the grid trains with.
     description : str
         One line for humans.
     runner : str
-        ``"module:function"`` that runs one cell (a plain dict of the cell's
-        config in, a JSON-ready dict of metrics out); :func:`run_cell` by default.
+        The registered name (:mod:`htsgd.sweep.registry`) of the function that
+        runs one cell (a plain dict of the cell's config in, a JSON-ready dict of
+        metrics out); :func:`run_cell` by default. A config names a runner, it
+        never imports one. With the default runner, ``dataset_options`` must be
+        options of the dataset's loader (a typo fails here, not at the first cell).
 
     Notes
     -----
@@ -357,45 +475,10 @@ class SweepConfig:
     runner: str = DEFAULT_RUNNER
 
     def __post_init__(self) -> None:
-        # The name becomes a folder, results/<name>: letters, digits, ".", "_", "-", and it
-        # may not start with a dot (no "..", no hidden folders, nothing outside results/).
-        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
-            raise ConfigError(
-                "[sweep] name must be letters, digits, '.', '_' or '-', not starting with '.' "
-                f"or '-' (it names the results folder), got {self.name!r}"
-            )
+        _check_sweep_name(self.name)
         if not isinstance(self.base, ExperimentConfig):
             raise TypeError(f"base must be an ExperimentConfig, got {type(self.base).__name__}")
-        if not isinstance(self.grid, Mapping):
-            raise ConfigError(f"[grid] must be a table of axes, got {type(self.grid).__name__}")
-        fields = ExperimentConfig.field_names()
-        _reject_unknown(self.grid, fields, "grid")
-        grid: dict[str, tuple[Any, ...]] = {}
-        for key in fields:  # canonical axis order
-            if key not in self.grid:
-                continue
-            values = self.grid[key]
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise ConfigError(
-                    f"[grid] {key} must be a non-empty list of values, got {values!r}"
-                )
-            # Validate every value now, so a bad one fails at load time, naming the axis.
-            for i, value in enumerate(values):
-                try:
-                    self.base.replace(**{key: value})
-                except (TypeError, ValueError) as err:
-                    raise ConfigError(f"[grid] {key}[{i}]: {err}") from err
-            grid[key] = tuple(_none_or(v) if not isinstance(v, list) else tuple(v) for v in values)
-            # A repeated value would run (and count) the same cells twice.
-            seen: dict[str, int] = {}
-            for i, value in enumerate(grid[key]):
-                canon = canonical_json(getattr(self.base.replace(**{key: value}), key))
-                if canon in seen:
-                    raise ConfigError(
-                        f"[grid] {key} repeats the value {values[i]!r} (positions {seen[canon]} and {i})"
-                    )
-                seen[canon] = i
-        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "grid", _canonical_grid(self.base, self.grid))
         try:
             matched = _float_tuple(
                 "matched_steps", self.matched_steps, low=0.0, high=2.0, high_open=False
@@ -403,16 +486,35 @@ class SweepConfig:
         except (TypeError, ValueError) as err:
             raise ConfigError(f"[controls] {err}") from err
         object.__setattr__(self, "matched_steps", matched)
+        _check_matched_alphas(matched, self.grid.get("alpha", (self.base.alpha,)))
         if not isinstance(self.description, str):
             raise ConfigError(f"[sweep] description must be a string, got {self.description!r}")
-        if not isinstance(self.runner, str) or ":" not in self.runner:
-            raise ConfigError(f"[sweep] runner must be 'module:function', got {self.runner!r}")
+        if not is_registered(self.runner):
+            raise ConfigError(f"[sweep] {unknown_runner_message(self.runner)}")
+        if self.runner == DEFAULT_RUNNER:  # run_cell hands dataset_options to the loader
+            _check_dataset_options(self.base, self.grid)
 
     def __hash__(self) -> int:
         return hash(canonical_json(self.to_dict()))
 
-    def cells(self) -> list[ExperimentConfig]:
-        """The grid's cells (cartesian product), without the controls."""
+    @property
+    def n_cells(self) -> int:
+        """How many grid cells :meth:`cells` gives (counted, not built)."""
+        return math.prod(len(values) for values in self.grid.values())
+
+    def cells(self, *, max_cells: int | None = None) -> list[ExperimentConfig]:
+        """The grid's cells (cartesian product), without the controls.
+
+        Refuses with :class:`ConfigError`, before building any cell, a grid of more
+        than ``max_cells`` cells (default ``$HTSGD_MAX_CELLS``, else :data:`MAX_CELLS`).
+        """
+        limit = cell_limit(max_cells)
+        if self.n_cells > limit:
+            raise ConfigError(
+                f"[grid] {self.n_cells:,} cells ({' x '.join(str(len(v)) for v in self.grid.values())}) "
+                f"is more than the limit of {limit:,}; raise it with --max-cells, max_cells= "
+                "or HTSGD_MAX_CELLS if you mean it"
+            )
         keys = list(self.grid)
         return [
             self.base.replace(**dict(zip(keys, combo, strict=True)))
@@ -525,6 +627,10 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     >>> sweep.name, len(sweep.cells())
     ('book-teacher-student', 45)
 
+    The file is read only if it is a regular file of at most :data:`MAX_CONFIG_BYTES`;
+    a grid's cells are counted, not built, until :meth:`SweepConfig.cells`, which
+    refuses more than :data:`MAX_CELLS` unless allowed.
+
     Introduced in the chapter *Compressibility experiments*.
 
     Raises
@@ -544,11 +650,15 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a TOML file")
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+        raw = read_regular(path, limit=MAX_CONFIG_BYTES, what="config")
+    except ValueError as err:  # a FIFO, a device, a file over the limit
+        raise ConfigError(str(err)) from err
     except PermissionError as err:
         raise ConfigError(f"{path}: cannot be read ({err.strerror})") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

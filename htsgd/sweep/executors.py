@@ -24,10 +24,11 @@ from typing import Any
 from .._checks import check_choice
 from .config import EXECUTORS
 
-__all__ = ["available_cpus", "Workers", "open_executor", "check_scheduler"]
+__all__ = ["available_cpus", "Workers", "open_executor", "check_scheduler", "probe_scheduler"]
 
-# How long a Dask client waits for a scheduler before giving up.
-_DASK_CONNECT_TIMEOUT_S = 3
+# How long the whole Dask handshake (connect, exchange of greetings) may take before the
+# sweep gives up: a real scheduler answers in milliseconds; a silent TCP peer never does.
+_DASK_CONNECT_TIMEOUT_S = 5
 
 
 def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -157,6 +158,57 @@ def open_executor(
             yield Workers(client.get_executor(pure=False), 1)
 
 
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Connect to ``address`` and complete Dask's handshake within ``timeout`` seconds in all.
+
+    ``dask.distributed.Client(timeout=...)`` bounds the TCP connect only: a peer that
+    accepts the connection and then says nothing (an HTTP server, the dashboard's
+    port) hangs its handshake for ever, and one that answers ``HTTP/1.1 400`` is read
+    as a frame count of 3e18 bytes. The probe runs Dask's own connect in a daemon
+    thread with its own event loop (so it also works inside a notebook's loop) under
+    one deadline, and turns every failure into one ``ConnectionError`` line.
+    Introduced in the chapter *Compressibility experiments*.
+    """
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        comm.abort()
+
+    outcome: dict[str, BaseException | None] = {}
+
+    def target() -> None:
+        try:
+            asyncio.run(handshake())
+            outcome["error"] = None
+        except BaseException as err:  # noqa: BLE001 - reported below, in this thread's caller
+            outcome["error"] = err
+
+    thread = threading.Thread(target=target, name="htsgd-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)  # wait_for ends the handshake at `timeout`; 2 s for the loop's teardown
+    if thread.is_alive() or "error" not in outcome:
+        err: BaseException = TimeoutError("no answer")
+    else:
+        err = outcome["error"]
+        if err is None:
+            return
+    if isinstance(err, (TimeoutError, asyncio.TimeoutError, OSError)):
+        message = (
+            f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+            f"(no Dask handshake: {err.__class__.__name__})"
+        )
+    else:  # e.g. MemoryError: an HTTP reply read as the size of a Dask frame
+        message = (
+            f"{address!r} is not a Dask scheduler: its answer is not Dask's protocol "
+            f"({err.__class__.__name__})"
+        )
+    raise ConnectionError(message) from err
+
+
 @contextlib.contextmanager
 def _dask(scheduler: str | None, size: int) -> Iterator[Any]:
     try:
@@ -166,8 +218,9 @@ def _dask(scheduler: str | None, size: int) -> Iterator[Any]:
             "executor='dask' needs dask[distributed]: pip install 'htsgd[dask]'"
         ) from err
     if scheduler:
+        probe_scheduler(check_scheduler(scheduler), _DASK_CONNECT_TIMEOUT_S)
         try:
-            client = Client(check_scheduler(scheduler), timeout=_DASK_CONNECT_TIMEOUT_S)
+            client = Client(scheduler, timeout=_DASK_CONNECT_TIMEOUT_S)
         except OSError as err:  # includes TimeoutError
             raise ConnectionError(
                 f"cannot reach the Dask scheduler at {scheduler!r} "

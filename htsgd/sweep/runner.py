@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import importlib
+import hashlib
 import json
 import math
 import os
@@ -23,32 +23,28 @@ from pathlib import Path
 from typing import Any
 
 from .._checks import check_bool, check_choice, check_int
-from .._io import atomic_write_text
+from .._io import atomic_write_bytes, atomic_write_text, read_regular, remove_stale_temporaries
 from .cache import Cache, cell_hash, make_record
 from .cell import jsonable
 from .config import EXECUTORS, ExperimentConfig, SweepConfig, load_config
 from .executors import Workers, _init_worker, check_scheduler, open_executor
+from .registry import Runner, get_runner
 from .tables import flatten_result
 
-__all__ = ["run_sweep"]
+__all__ = ["run_sweep", "write_results", "read_results"]
 
 
-def _resolve_runner(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    module, _, attr = name.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"runner {name!r} cannot be imported: {err}") from err
-    if not callable(fn):
-        raise TypeError(f"runner {name!r} is not callable")
-    return fn
+def _execute(
+    config: dict[str, Any], runner: str, function: Runner, threads: int | None
+) -> dict[str, Any]:
+    """Run one cell (in a worker). Top-level and given plain data, so any executor can ship it.
 
-
-def _execute(config: dict[str, Any], runner: str, threads: int | None) -> dict[str, Any]:
-    """Run one cell (in a worker). Top-level and given plain data, so any executor can ship it."""
+    ``function`` is the registered runner itself (pickled by reference): a worker
+    never looks a name up, so what this process registered reaches every worker.
+    """
     _init_worker(threads)
     start = time.perf_counter()
-    metrics = _resolve_runner(runner)(config)
+    metrics = function(config)
     if not isinstance(metrics, dict):
         raise TypeError(f"runner {runner!r} must return a dict, got {type(metrics).__name__}")
     return {
@@ -91,6 +87,8 @@ class _Run:
         self.executor_options, self.progress, self.recompute = executor_options, progress, recompute
         self.records: dict[str, dict[str, Any]] = {}
         self.workers: Workers | None = None
+        self.function = get_runner(config.runner)
+        self.prepared = False
 
     def _workers(self, n_pending: int) -> Workers:
         # Started on first need: a fully cached sweep starts no process at all.
@@ -103,18 +101,18 @@ class _Run:
     def _finish(self, cell: ExperimentConfig, digest: str, compute: Callable[[], Any]) -> None:
         try:
             out = compute()
+            record = make_record(
+                cell,
+                digest,
+                out["metrics"],
+                runner=self.config.runner,
+                seconds=out["seconds"],
+                host=out.get("host"),
+            )
         except Exception as err:
             raise RuntimeError(
                 f"sweep {self.config.name!r}: cell {digest[:12]} ({cell.label()}) failed: {err}"
             ) from err
-        record = make_record(
-            cell,
-            digest,
-            out["metrics"],
-            runner=self.config.runner,
-            seconds=out["seconds"],
-            host=out.get("host"),
-        )
         self.records[digest] = self.cache.put(record)
 
     def run(
@@ -133,15 +131,19 @@ class _Run:
         try:
             if not pending:
                 return
+            if not self.prepared:
+                # Only now: a cache that already holds every cell may be read-only.
+                self.cache.prepare()
+                self.prepared = True
             workers = self._workers(len(pending))
-            runner, threads = self.config.runner, workers.threads
+            task = (self.config.runner, self.function, workers.threads)
             if workers.executor is None:
                 for digest, cell in pending.items():
-                    self._finish(cell, digest, lambda c=cell: _execute(c.to_dict(), runner, threads))
+                    self._finish(cell, digest, lambda c=cell: _execute(c.to_dict(), *task))
                     bar.update()
                 return
             futures = {
-                workers.executor.submit(_execute, cell.to_dict(), runner, threads): (cell, digest)
+                workers.executor.submit(_execute, cell.to_dict(), *task): (cell, digest)
                 for digest, cell in pending.items()
             }
             try:
@@ -223,6 +225,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     recompute: bool = False,
+    max_cells: int | None = None,
 ) -> Any:
     """Run every cell of a sweep that is not cached yet; return one row per cell.
 
@@ -232,8 +235,9 @@ def run_sweep(
         The sweep, a TOML file, or a packaged sweep's name (:func:`load_config`).
     results : path, optional
         A folder that receives ``results.csv`` (one row per cell, flattened by
-        :func:`flatten_result`) and ``sweep.json`` (the config). Nothing is written
-        when None.
+        :func:`flatten_result`) and ``sweep.json`` (the config and the table's
+        SHA-256; :func:`write_results`, read back by :func:`read_results`). Nothing
+        is written when None.
     cache : path or Cache, optional
         The cell cache (:func:`cache_dir`).
     executor : {"local", "serial", "dask"} or concurrent.futures.Executor, optional
@@ -251,6 +255,9 @@ def run_sweep(
         Show a progress bar (tqdm: a widget in notebooks, text in terminals).
     recompute : bool
         Ignore the cache and run every cell again (results are overwritten).
+    max_cells : int, optional
+        Refuse a grid of more cells (default ``$HTSGD_MAX_CELLS``, else
+        :data:`~htsgd.sweep.config.MAX_CELLS`), counted before any cell is built.
 
     Returns
     -------
@@ -262,8 +269,11 @@ def run_sweep(
 
     Raises
     ------
+    ConfigError
+        If the grid has more than ``max_cells`` cells.
     CacheError
-        Before any cell runs, if the cache folder is a file or cannot be written.
+        Before any cell runs, if a cell must run and the cache folder is a file or
+        cannot be written (a cache that already holds every cell may be read-only).
     NotADirectoryError
         Before any cell runs, if ``results`` is a file.
     RuntimeError
@@ -294,9 +304,7 @@ def run_sweep(
         )
     out = _check_results_folder(results)
     store = Cache(cache)
-    store.prepare()  # fails now, naming the path, rather than after the first cell
-
-    grid = config.cells()
+    grid = config.cells(max_cells=max_cells)
     grid_hashes = [cell_hash(c, config.runner) for c in grid]
     options = {"executor": executor, "workers": workers, "scheduler": scheduler}
     with contextlib.ExitStack() as stack:
@@ -309,6 +317,75 @@ def run_sweep(
 
     frame = _frame(run.records, grid_hashes, controls, control_hashes)
     if out is not None:
-        atomic_write_text(out / "results.csv", frame.to_csv(index=False))
-        atomic_write_text(out / "sweep.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        write_results(out, frame, config)
     return frame
+
+
+def write_results(folder: str | os.PathLike[str], frame: Any, config: SweepConfig) -> None:
+    """Write ``results.csv``, then ``sweep.json`` naming the table's SHA-256: one atomic pair.
+
+    Each file is written atomically; ``sweep.json`` (the config and, under
+    ``results``, the table's file name, SHA-256 and row count) is written last, so
+    a process killed between the two leaves a ``sweep.json`` that does not name the
+    ``results.csv`` beside it, which :func:`read_results` refuses. Temporary files
+    of killed writers in the folder are removed first.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
+    table = frame.to_csv(index=False).encode("utf-8")
+    manifest = config.to_dict()
+    manifest["results"] = {
+        "file": "results.csv",
+        "sha256": hashlib.sha256(table).hexdigest(),
+        "rows": len(frame),
+    }
+    atomic_write_bytes(folder / "results.csv", table)
+    atomic_write_text(folder / "sweep.json", json.dumps(manifest, indent=2) + "\n")
+
+
+#: The largest results table or sweep.json :func:`read_results` reads.
+MAX_RESULTS_BYTES = 1 << 30
+
+
+def read_results(folder: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """The table and the config of a results folder, only if they belong together.
+
+    Returns ``(frame, sweep)``: ``results.csv`` as a pandas DataFrame and
+    ``sweep.json`` as a dict (the TOML layout plus ``results``). Introduced in the
+    chapter *Compressibility experiments*.
+
+    Raises
+    ------
+    FileNotFoundError
+        If either file is missing.
+    ValueError
+        If ``sweep.json`` does not name this ``results.csv`` (its SHA-256 or row
+        count differ: a run was killed between the two writes, or the files were
+        mixed up), or either is not a regular file of bounded size.
+    """
+    import io
+
+    import pandas as pd
+
+    folder = Path(folder)
+    raw = read_regular(folder / "sweep.json", limit=MAX_RESULTS_BYTES, what="sweep.json")
+    try:
+        sweep = json.loads(raw.decode("utf-8"))
+        named = sweep["results"]
+        digest, rows = named["sha256"], named["rows"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"{folder / 'sweep.json'} does not name its results table ({err.__class__.__name__}: "
+            f"{err}); run the sweep again to rewrite the pair"
+        ) from err
+    table = read_regular(folder / "results.csv", limit=MAX_RESULTS_BYTES, what="results table")
+    if hashlib.sha256(table).hexdigest() != digest:
+        raise ValueError(
+            f"{folder / 'results.csv'} is not the table {folder / 'sweep.json'} names (SHA-256 "
+            "differs): a run was interrupted between the two writes; run the sweep again"
+        )
+    frame = pd.read_csv(io.BytesIO(table))
+    if len(frame) != rows:
+        raise ValueError(f"{folder / 'results.csv'} has {len(frame)} rows, sweep.json says {rows}")
+    return frame, sweep
