@@ -706,7 +706,8 @@ class Claim:
         (:func:`holm`); paired claims only.
     words : mapping or (str, str, str), optional
         The sentence glued for each verdict: ``{"yes": ..., "no": ..., "undecided": ...}``
-        or a triple in that order; by default the claim's text and its verdict.
+        or a triple in that order; by default the claim's text and its verdict in
+        parentheses, e.g. "noise costs accuracy (holds)".
     scale : float
         Factor for the numbers shown (100: accuracies in points).
     on : str
@@ -763,9 +764,9 @@ class Claim:
         """The glued sentence for ``verdict`` (one of :data:`VERDICTS` or :data:`NOT_COMPUTED`)."""
         check_choice("verdict", verdict, (*VERDICTS, NOT_COMPUTED))
         if verdict == NOT_COMPUTED:
-            return f"{self.text}: not computed" + (f" ({note})" if note else "")
+            return f"{self.text} (not computed" + (f": {note})" if note else ")")
         if self.words is None:
-            return f"{self.text}: {_VERDICT_WORDS[verdict]}"
+            return f"{self.text} ({_VERDICT_WORDS[verdict]})"
         return self.words[verdict]
 
 
@@ -798,7 +799,8 @@ class Finding:
     (NaN for median claims and claims not computed); ``p_value`` is the two-sided
     Student-t p-value of a paired claim and ``p_holm`` its Holm-adjusted value within
     its family (equal to ``p_value`` outside a family). ``measured`` is the numbers
-    column of the table.
+    column of the table; ``differences`` the paired differences behind a paired claim
+    (one per seed, unscaled), for a figure.
 
     Introduced in the chapter *Compressibility experiments*.
     """
@@ -813,6 +815,7 @@ class Finding:
     p_value: float = math.nan
     p_holm: float = math.nan
     note: str = ""
+    differences: tuple[float, ...] = ()
 
     @property
     def sentence(self) -> str:
@@ -1046,7 +1049,8 @@ def _assess_paired(claim: Claim, frame: Any, level: float) -> Finding:
     unit = " points" if claim.scale == 100 else ""
     measured = (f"mean {_fmt(iv.mean, claim.scale)}{unit}, {level * 100:g}% interval {_fmt(iv.low, claim.scale)} "
                 f"to {_fmt(iv.high, claim.scale)}, {iv.n} seeds")
-    return Finding(claim, iv.verdict(claim.predicted), measured, iv.mean, iv.low, iv.high, iv.n, p, p)
+    kept = tuple(float(d) for d in diff[~np.isnan(diff)])
+    return Finding(claim, iv.verdict(claim.predicted), measured, iv.mean, iv.low, iv.high, iv.n, p, p, "", kept)
 
 
 def _t_p_value(x: np.ndarray) -> float:
@@ -1136,7 +1140,7 @@ def assess(claims: Sequence[Claim], frames: Mapping[str, Any], *, level: float =
     ...               {"alpha": 1.5}, {"alpha": None}, predicted="negative")
     >>> found = assess([claim], {"toy": t, "other": None})
     >>> found["cost"].verdict, found["cost"].sentence
-    ('yes', 'noise costs accuracy: holds')
+    ('yes', 'noise costs accuracy (holds)')
 
     Introduced in the chapter *Compressibility experiments*.
     """

@@ -352,7 +352,7 @@ def test_assess_not_computed_and_table():
                      metric="test_acc", predicted="positive")]
     found = ev.assess(claims, {"t": _table(), "digits": None})
     assert found["dg"].verdict == ev.NOT_COMPUTED and found["dg"].measured == "not computed"
-    assert found["dg"].sentence == "on the digits too: not computed (no results table 'digits')"
+    assert found["dg"].sentence == "on the digits too (not computed: no results table 'digits')"
     assert found["rule"].verdict == "yes"  # test accuracies around 0.8 are positive
     table = found.table()
     assert list(table.columns) == ["kind", "scope", "prediction", "measured", "verdict"]
