@@ -19,7 +19,13 @@ bookkeeping out of the chapter:
 * :func:`slope_interval` fits a rate (a log-log slope of a median, IQR, MAD or mean
   over seeds) with a paired bootstrap interval over seeds (:class:`SlopeInterval`);
 * :func:`phrase` picks the words of a sentence from the same verdict the table shows,
-  and :func:`flag_verdict` turns a computed boolean into a verdict.
+  and :func:`flag_verdict` turns a computed boolean into a verdict;
+* the claims API states predictions as data before the numbers: a :class:`Claim`
+  (text, kind, scope, compared groups, predicted sign), :func:`assess` reading a list
+  of them on result tables into an :class:`Assessment` (one verdict table, glued
+  sentences, "not computed" where a table is missing), with Holm's correction
+  (:func:`holm`) over a stated family and comparisons at matched accuracy
+  (:class:`AtAccuracy`, :func:`at_accuracy`).
 """
 
 from __future__ import annotations
@@ -654,6 +660,9 @@ class AtAccuracy:
     ``column`` along ``along`` (e.g. the noise level sigma) at that accuracy. As the
     ``metric`` of a paired :class:`Claim`, it compares two noise settings at the
     same test accuracy rather than at the same noise level.
+
+    Part of the claims API of the chapter *Compressibility experiments*, for
+    comparisons along a noise-level grid (the chapter itself compares at fixed noise levels).
     """
 
     column: str
