@@ -20,6 +20,7 @@ _SUBMODULES = (
     "train",
     "compress",
     "meanfield",
+    "chaos",
     "sweep",
     "evidence",
     "sde",

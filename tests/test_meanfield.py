@@ -1,5 +1,5 @@
 """Tests of htsgd.meanfield: the particle step, the noise per mean-field step, the coupling,
-sliced Wasserstein against scipy and a closed form, measured rates, vectorization, bad input."""
+vectorization, bad input (the chaos diagnostics are tested in tests/test_chaos.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.special import gamma
-from scipy.stats import kstest, wasserstein_distance
+from scipy.stats import kstest
 
 import htsgd as hs
 from htsgd import meanfield as mf
@@ -17,64 +16,6 @@ from htsgd import meanfield as mf
 
 def _tiny_problem(dtype=torch.float64, n_train=7, d=3):
     return mf.teacher_problem(input_dim=d, n_train=n_train, n_test=5, generator=3, dtype=dtype)
-
-
-# ----------------------------------------------------------------------------------
-# sliced Wasserstein
-# ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("n", "m"), [(5, 7), (64, 64), (33, 1000), (200, 150), (16, 128), (96, 32)])
-@pytest.mark.parametrize("test_function", [None, torch.tanh])
-def test_sliced_w1_is_scipy_w1_in_one_dimension(n, m, test_function):
-    """In d = 1 every direction is +-1; the identity and tanh are odd, so every slice is the plain W1."""
-    g = torch.Generator().manual_seed(n + m)
-    x = torch.randn(n, 1, dtype=torch.float64, generator=g)
-    y = 2 * torch.randn(m, 1, dtype=torch.float64, generator=g) + 0.3
-    got = float(mf.sliced_wasserstein(x, y, n_projections=5, test_function=test_function, generator=0))
-    tf = (lambda t: t) if test_function is None else test_function
-    want = wasserstein_distance(tf(x[:, 0]).numpy(), tf(y[:, 0]).numpy())
-    assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
-
-
-def test_sliced_w1_of_a_shift_matches_the_closed_form():
-    """y = x + m: every slice is exactly |<u, m>|, whose mean over uniform u is |m| E|u_1|.
-
-    E|u_1| = Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2)). The estimate averages P iid values
-    |<u, m>| of standard deviation |m| sqrt(1/d - E|u_1|^2); we allow 4 standard errors.
-    """
-    d, P = 10, 4000
-    shift = torch.arange(1.0, d + 1, dtype=torch.float64) / 3
-    x = torch.randn(300, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    got = float(mf.sliced_wasserstein(x, x + shift, n_projections=P, generator=7))
-    e_abs = gamma(d / 2) / (math.sqrt(math.pi) * gamma((d + 1) / 2))
-    norm = float(shift.norm())
-    se = norm * math.sqrt(1 / d - e_abs**2) / math.sqrt(P)
-    assert abs(got - norm * e_abs) < 4 * se
-
-
-def test_sliced_w1_batch_equals_separate_calls_and_is_deterministic():
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(3, 40, 4, dtype=torch.float64, generator=g)
-    y = torch.randn(90, 4, dtype=torch.float64, generator=g)
-    batch = mf.sliced_wasserstein(x, y, n_projections=16, test_function=torch.tanh, generator=5)
-    single = torch.stack([mf.sliced_wasserstein(x[i], y, n_projections=16, test_function=torch.tanh, generator=5)
-                          for i in range(3)])
-    assert torch.allclose(batch, single, rtol=1e-12)
-    again = mf.sliced_wasserstein(x, y, n_projections=16, test_function=torch.tanh, generator=5)
-    assert torch.equal(batch, again)
-
-
-def test_sliced_w1_bad_input():
-    x = torch.zeros(4, 2)
-    with pytest.raises(ValueError, match="same dimension"):
-        mf.sliced_wasserstein(x, torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="n_projections"):
-        mf.sliced_wasserstein(x, x, n_projections=0)
-    with pytest.raises(TypeError, match="test_function"):
-        mf.sliced_wasserstein(x, x, test_function=3)
-    with pytest.raises(ValueError, match="at least one sample"):
-        mf.sliced_wasserstein(x[:0], x)
-    with pytest.raises(ValueError, match="shape"):
-        mf.sliced_wasserstein(torch.zeros(4), x)
 
 
 # ----------------------------------------------------------------------------------
@@ -182,47 +123,6 @@ def test_tagged_neurons_share_initial_weights_and_noise_across_widths():
     assert torch.equal(a.weight[:, :2], b.weight[:, :2])
 
 
-def test_chaos_experiment_is_deterministic_and_has_the_contract_columns():
-    kw = dict(alpha=1.5, sigma=0.03, steps=5, seeds=3, generator=1, reference_width=64)
-    a = mf.chaos_experiment([8, 16], **kw)
-    b = mf.chaos_experiment([8, 16], **kw)
-    assert list(a["width"]) == [8, 16]
-    for col in ["width", "coupling", "covariance", "output_variance", "sliced_w1"]:
-        assert col in a.columns
-    assert a.equals(b)
-    assert a.attrs["reference_width"] == 64
-
-
-def test_measured_rates_on_a_small_configuration():
-    """No noise, widths 16-512, 16 seeds, 100 steps: coupling ~ n^(-1/2), covariance and output variance ~ n^(-1).
-
-    Each point averages 32 (coupling) or 16 (variances) nearly independent terms, so its log has a
-    standard error of about 0.1-0.35; over 6 widths spread over log n in [2.8, 6.2] the slope's
-    standard error is then about 0.05-0.15. The bands (+-0.2 for the coupling and SW, +-0.3 for
-    the second-moment quantities) are about 2 standard errors wide; a wrong scaling (no coupling:
-    slope 0; lr = n * eta noise; a covariance floor) lands outside them. (Measured when written:
-    -0.48, -0.48, -0.94, -1.02.)
-    """
-    df = mf.chaos_experiment([16, 32, 64, 128, 256, 512], steps=100, seeds=16, generator=0, reference_width=4096)
-    rates = mf.fit_rates(df)
-    assert -0.7 < rates["coupling"] < -0.3
-    assert -0.7 < rates["sliced_w1"] < -0.3
-    assert -1.3 < rates["covariance"] < -0.7
-    assert -1.3 < rates["output_variance"] < -0.7
-    assert abs(rates["covariance_raw"]) < 0.3  # the raw 16-seed covariance has a floor
-
-
-def test_fit_rates_recovers_an_exact_power_and_validates():
-    import pandas as pd
-
-    df = pd.DataFrame({"width": [16, 64, 256, 1024], "coupling": [16.0**-0.5, 8**-1.0, 16**-1.0, 32**-1.0]})
-    assert mf.fit_rates(df)["coupling"] == pytest.approx(-0.5, abs=1e-12)
-    with pytest.raises(ValueError, match="min_width"):
-        mf.fit_rates(df, min_width=1024)
-    with pytest.raises(ValueError, match="columns"):
-        mf.fit_rates(df, ["nope"])
-
-
 def test_step_condition():
     assert mf.step_condition(4096, 1.5) == pytest.approx(4096 ** (-1.75))
     assert np.allclose(mf.step_condition([1, 4], 2.0), [1.0, 1 / 16])
@@ -247,12 +147,6 @@ def test_bad_input_is_rejected_early():
         mf.run_particles(p, 4, noise="per_neuron")
     with pytest.raises(ValueError, match="tagged"):
         mf.run_particles(p, 4, tagged=5)
-    with pytest.raises(ValueError, match="widths must hold"):
-        mf.chaos_experiment([])
-    with pytest.raises(ValueError, match="seeds"):
-        mf.chaos_experiment([8], seeds=1)
-    with pytest.raises(ValueError, match="reference_width"):
-        mf.chaos_experiment([8, 16], reference_width=16)
     with pytest.raises(TypeError, match="MeanFieldNet"):
         mf.train_meanfield(torch.nn.Linear(3, 1), p.x, p.y, eta=0.1, steps=1)
     with pytest.raises(ValueError, match="x must be"):
