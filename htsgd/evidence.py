@@ -659,7 +659,9 @@ class AtAccuracy:
     (e.g. the noise-free network) minus ``drop``; :func:`at_accuracy` interpolates
     ``column`` along ``along`` (e.g. the noise level sigma) at that accuracy. As the
     ``metric`` of a paired :class:`Claim`, it compares two noise settings at the
-    same test accuracy rather than at the same noise level.
+    same test accuracy rather than at the same noise level. A group with one cell
+    per seed (the noise-free network, which has no noise level to move along) enters
+    with its own ``column`` at its own accuracy.
 
     Part of the claims API of the chapter *Compressibility experiments*, for
     comparisons along a noise-level grid (the chapter itself compares at fixed noise levels).
@@ -1046,7 +1048,10 @@ def _assess_paired(claim: Claim, frame: Any, level: float) -> Finding:
         m = claim.metric
         ref = _rows(frame, m.reference).groupby(claim.on)[m.accuracy].mean() - m.drop
         def curve(where: Mapping[str, Any]) -> Any:
-            return at_accuracy(_rows(frame, where), m.column, ref, accuracy=m.accuracy, along=m.along, on=claim.on)
+            rows = _rows(frame, where)
+            if not rows[claim.on].duplicated().any():  # one cell per seed (no noise): itself, at its own accuracy
+                return rows.set_index(claim.on)[m.column]
+            return at_accuracy(rows, m.column, ref, accuracy=m.accuracy, along=m.along, on=claim.on)
         diff = (curve(claim.treated) - curve(claim.control)).dropna()
     elif claim.control is None:
         diff = _metric_values(frame, claim.metric).loc[_rows(frame, claim.treated).index]

@@ -501,3 +501,25 @@ def test_assess_checks_its_input():
         ev.assess([_claim(metric="acc")], {"t": _table()})
     with pytest.raises(KeyError, match="no claim 'x'"):
         ev.assess([_claim()], {"t": _table()})["x"]
+
+
+def test_the_frontier_family_of_issue_22():
+    """The verdict the accuracy-compressibility map asks for, on the toy map at two widths: per seed, the prunable
+    fraction at the noise-free accuracy minus 0.5, 1 and 2 points, alpha 1.5 against alpha 2 and against no noise
+    (which enters at its own accuracy), Holm over the stated family widths x accuracy levels x comparators (12).
+    At the same accuracy alpha 1.5 prunes 0.1 more than alpha 2 by construction, and 0.2 + 2 x (the accuracy lost)
+    more than the noise-free network's 0.1, so every claim holds, even after the correction."""
+    frame = pd.concat([_frontier().assign(width=w) for w in (256, 1024)], ignore_index=True)
+    claims = [
+        ev.Claim(f"w{w}-d{int(200 * d)}-{name.replace(' ', '-')}",
+                 f"width {w}, -{100 * d:g} points: alpha 1.5 prunes more than {name}", "paper", "heavy tails", "map", ev.AtAccuracy("prunable", d, {"alpha": None, "width": w}),
+                 {"alpha": 1.5, "width": w}, {"alpha": alpha, "width": w}, family="frontier")
+        for w in (256, 1024) for d in (0.005, 0.01, 0.02) for name, alpha in (("alpha 2", 2.0), ("no noise", None))
+    ]
+    found = ev.assess(claims, {"map": frame})
+    assert len(found) == 12 and all(f.verdict == "yes" for f in found)
+    assert all("family 'frontier' of 12" in f.measured for f in found)
+    raw = np.array([f.p_value for f in found])
+    assert np.array([f.p_holm for f in found]) == pytest.approx(ev.holm(raw))
+    versus_none = found["w256-d2-no-noise"]  # alpha 1.5 at -1 point against the noise-free 0.1
+    assert versus_none.estimate == pytest.approx(0.2 + 2 * 0.01, abs=0.01)
