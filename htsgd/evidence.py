@@ -717,8 +717,8 @@ class Claim:
         (:func:`holm`); paired claims only.
     words : mapping or (str, str, str), optional
         The sentence glued for each verdict: ``{"yes": ..., "no": ..., "undecided": ...}``
-        or a triple in that order; by default the claim's text and its verdict in
-        parentheses, e.g. "noise costs accuracy (holds)".
+        or a triple in that order; by default the claim's text and its verdict,
+        e.g. "noise costs accuracy: holds".
     scale : float
         Factor for the numbers shown (100: accuracies in points).
     on : str
@@ -775,9 +775,9 @@ class Claim:
         """The glued sentence for ``verdict`` (one of :data:`VERDICTS` or :data:`NOT_COMPUTED`)."""
         check_choice("verdict", verdict, (*VERDICTS, NOT_COMPUTED))
         if verdict == NOT_COMPUTED:
-            return f"{self.text} (not computed" + (f": {note})" if note else ")")
+            return f"{self.text}: not computed" + (f" ({note})" if note else "")
         if self.words is None:
-            return f"{self.text} ({_VERDICT_WORDS[verdict]})"
+            return f"{self.text}: {_VERDICT_WORDS[verdict]}"
         return self.words[verdict]
 
 
@@ -1117,7 +1117,7 @@ def _assess_medians(claim: Claim, frame: Any) -> Finding:
         what += "s" if len(levels) > 1 else ""
     numbers = ", ".join(_fmt(d, claim.scale).lstrip("+" if claim.control is None else "") for d in diffs)
     where = f" at {claim.across} {', '.join(f'{v:g}' for v in levels)}" if claim.across else ""
-    return Finding(claim, "yes" if holds else "no", f"{what} {numbers}{where} (no interval)")
+    return Finding(claim, "yes" if holds else "no", f"{what} {numbers}{where}, no interval")
 
 
 def assess(claims: Sequence[Claim], frames: Mapping[str, Any], *, level: float = 0.95) -> Assessment:
@@ -1154,7 +1154,7 @@ def assess(claims: Sequence[Claim], frames: Mapping[str, Any], *, level: float =
     ...               {"alpha": 1.5}, {"alpha": None}, predicted="negative")
     >>> found = assess([claim], {"toy": t, "other": None})
     >>> found["cost"].verdict, found["cost"].sentence
-    ('yes', 'noise costs accuracy (holds)')
+    ('yes', 'noise costs accuracy: holds')
 
     Introduced in the chapter *Compressibility experiments*.
     """

@@ -352,7 +352,7 @@ def test_assess_not_computed_and_table():
                      metric="test_acc", predicted="positive")]
     found = ev.assess(claims, {"t": _table(), "digits": None})
     assert found["dg"].verdict == ev.NOT_COMPUTED and found["dg"].measured == "not computed"
-    assert found["dg"].sentence == "on the digits too (not computed: no results table 'digits')"
+    assert found["dg"].sentence == "on the digits too: not computed (no results table 'digits')"
     assert found["rule"].verdict == "yes"  # test accuracies around 0.8 are positive
     table = found.table()
     assert list(table.columns) == ["kind", "scope", "prediction", "measured", "verdict"]
@@ -411,8 +411,8 @@ def test_median_and_trend_claims():
                        **(common | {"predicted": "negative"}))]
     found = ev.assess(claims, {"w": frame})
     assert [f.verdict for f in found] == ["yes", "yes", "yes", "no"]
-    assert found["above"].measured == "median differences +0.100, +0.200, +0.300 at width 128, 512, 2048 (no interval)"
-    assert found["grows"].measured == "medians 0.310, 0.460, 0.610 at width 128, 512, 2048 (no interval)"
+    assert found["above"].measured == "median differences +0.100, +0.200, +0.300 at width 128, 512, 2048, no interval"
+    assert found["grows"].measured == "medians 0.310, 0.460, 0.610 at width 128, 512, 2048, no interval"
     assert found.table().loc["it grows with the width", "prediction"] == "rises at every step"
 
 
