@@ -67,7 +67,7 @@ def test_accuracy_drop():
     frame = _table()
     drop = ev.accuracy_drop(frame, "frac0.5")
     assert drop.tolist() == pytest.approx((frame["test_acc"] - frame["prune/frac0.5/test_acc"]).tolist())
-    with pytest.raises(KeyError, match="frac0.5"):
+    with pytest.raises(ValueError, match="frac0.5"):
         ev.accuracy_drop(frame, "mce0.1")
 
 
@@ -256,3 +256,270 @@ def test_slope_interval_zero_statistic_in_a_resample():
     samples = np.array([[1.0, 1.0]] * 3 + [[2.0, 3.0]] * 3)  # a resample with 5 equal rows has IQR 0 (p = 0.22)
     with pytest.raises(ValueError, match="in a bootstrap resample"):
         ev.slope_interval(x, samples, statistic="iqr", n_boot=200)
+
+
+# --- input checks (issue 20, item 16): each failed on the old code ----------------------------------------------
+
+
+def test_mean_interval_refuses_infinite_values():
+    """Old: an interval with NaN bounds and verdict "undecided"; a mean with an infinite term has no interval."""
+    with pytest.raises(ValueError, match="values must be finite.*1 are infinite"):
+        ev.mean_interval([0.1, math.inf, 0.2])
+    with pytest.raises(ValueError, match="infinite"):
+        ev.paired_interval(_table().assign(test_acc=[math.inf] + [0.8] * 8), "test_acc",
+                           {"role": "grid", "alpha": 1.5}, "matched")
+
+
+@pytest.mark.parametrize("values", [None, "abc", [1.0, "x"], [[1.0], [2.0, 3.0]], [1 + 2j, 3.0]])
+def test_mean_interval_refuses_non_numbers(values):
+    """Old: None gave an empty interval (n = 0) and strings a bare numpy error."""
+    with pytest.raises(TypeError, match="values"):
+        ev.mean_interval(values)
+
+
+def test_unknown_columns_are_named_with_the_available_ones():
+    """Old: bare pandas KeyErrors ('acc') from paired, median_iqr and accuracy_drop."""
+    frame = _table()
+    with pytest.raises(ValueError, match=r"no column .acc.; the table has hash, role, matched_to"):
+        ev.paired(frame, "acc", {"role": "grid", "alpha": 1.5}, "matched")
+    with pytest.raises(ValueError, match="no column 'aplha'"):
+        ev.paired(frame, "test_acc", {"role": "grid", "aplha": 1.5}, "matched")
+    with pytest.raises(ValueError, match="no column 'sed'"):
+        ev.paired(frame, "test_acc", {"role": "grid", "alpha": 1.5}, "matched", on="sed")
+    with pytest.raises(ValueError, match="no column 'acc'"):
+        ev.median_iqr(frame, "acc", by="seed")
+    with pytest.raises(ValueError, match="no column 'width'"):
+        ev.median_iqr(frame, "test_acc")
+    with pytest.raises(ValueError, match="no column 'test_acc'"):
+        ev.accuracy_drop(frame.drop(columns="test_acc"), "frac0.5")
+    with pytest.raises(TypeError, match="frame must be a pandas DataFrame, got None"):
+        ev.median_iqr(None, "test_acc", by="seed")
+
+
+def test_median_iqr_by_a_single_column_name():
+    """Old: by='seed' grouped by the characters s, e, e, d (a KeyError, or a wrong table with such columns)."""
+    frame = _table()
+    out = ev.median_iqr(frame, "test_acc", by="seed")
+    assert out.index.name == "seed" and out.index.tolist() == [0, 1, 2]
+    assert out["n"].tolist() == [3, 3, 3]
+    assert out.loc[1, "median"] == pytest.approx(0.85)
+    assert out.equals(ev.median_iqr(frame, "test_acc", by=["seed"]))
+
+
+# --- claims, verdicts, Holm, matched accuracy (issue 19 §5) -------------------------------------------------------
+
+
+def _claim(**kw):
+    base = {"key": "robust", "text": "noise loses less at 50% pruned", "kind": "paper", "scope": "heavy tails",
+            "frame": "t", "metric": ("test_acc", "prune/frac0.5/test_acc"), "treated": {"role": "grid", "alpha": 1.5},
+            "control": "matched", "predicted": "negative"}
+    return ev.Claim(**(base | kw))
+
+
+def test_holm_hand_example_and_definition():
+    """p = (0.01, 0.04, 0.03, 0.005): sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 is 0.02, 0.03, 0.06, 0.04;
+    the running maximum gives 0.02, 0.03, 0.06, 0.06, put back in the input order."""
+    assert ev.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert ev.holm([0.5]) == pytest.approx([0.5]) and ev.holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    # Holm as the closed testing procedure of Bonferroni tests: H_i is rejected at level a iff every intersection
+    # hypothesis containing i has min p_j * |J| <= a; the adjusted p is the smallest such a.
+    rng = np.random.default_rng(0)
+    from itertools import combinations
+    for _ in range(50):
+        p = rng.uniform(0, 0.2, size=5)
+        closed = [max(min(1.0, len(J) * p[list(J)].min()) for r in range(1, 6)
+                      for J in combinations(range(5), r) if i in J) for i in range(5)]
+        assert ev.holm(p) == pytest.approx(closed, abs=1e-12)
+    with pytest.raises(ValueError, match="p_values"):
+        ev.holm([0.1, 1.5])
+
+
+def test_assess_paired_claim_is_the_paired_interval():
+    frame = _table()
+    found = ev.assess([_claim()], {"t": frame})
+    f = found["robust"]
+    iv = ev.paired_interval(frame, ev.accuracy_drop(frame, "frac0.5"), {"role": "grid", "alpha": 1.5}, "matched")
+    assert (f.estimate, f.low, f.high, f.n) == pytest.approx((iv.mean, iv.low, iv.high, iv.n))
+    assert f.verdict == iv.verdict("negative")
+    # the reported p-value is the one-sample t-test's, which the Student-t interval inverts
+    assert f.p_value == pytest.approx(stats.ttest_1samp([-0.31, -0.20, -0.09], 0.0).pvalue)
+    assert f.p_holm == f.p_value and "3 seeds" in f.measured
+
+
+def test_assess_not_computed_and_table():
+    claims = [_claim(), _claim(key="dg", frame="digits", text="on the digits too"),
+              _claim(key="rule", text="mce beats random " * 6, kind="pruning rule", control=None,
+                     metric="test_acc", predicted="positive")]
+    found = ev.assess(claims, {"t": _table(), "digits": None})
+    assert found["dg"].verdict == ev.NOT_COMPUTED and found["dg"].measured == "not computed"
+    assert found["dg"].sentence == "on the digits too: not computed (no results table 'digits')"
+    assert found["rule"].verdict == "yes"  # test accuracies around 0.8 are positive
+    table = found.table()
+    assert list(table.columns) == ["kind", "scope", "prediction", "measured", "verdict"]
+    assert table.index.name == "claim" and table.index.tolist() == [c.text for c in claims]
+    assert table.loc["on the digits too", "verdict"] == "not computed"
+    assert set(table["verdict"]) <= {"holds", "fails", "undecided", "not computed"}
+    html = found._repr_html_()
+    assert claims[2].text.strip() in html and "..." not in html  # no truncated cells
+    assert found.counts() == {"yes": 1, "no": 0, "undecided": 1, "not computed": 1} | {
+        found["robust"].verdict: found.counts()[found["robust"].verdict]}
+    assert sum(found.counts().values()) == len(found) == 3
+
+
+def test_assess_glues_sentences_numbers_and_counts():
+    words = ("lost less", "lost more", "not settled")
+    found = ev.assess([_claim(words=words)], {"t": _table()})
+    glued = {}
+    found.glue(lambda name, value, display: glued.__setitem__(name, str(getattr(value, "data", value))), "exp")
+    assert glued["exp-s-robust"] == dict(zip(ev.VERDICTS, words, strict=True))[found["robust"].verdict]
+    assert glued["exp-m-robust"] == found["robust"].measured
+    assert glued["exp-n-claims"] == "1" and "exp-n-not-computed" in glued
+
+
+def test_holm_family_can_turn_a_significant_claim_undecided():
+    """Six claims with the same data: each alone holds (p = 0.032 < 0.05), as a family of six none survives
+    (Holm p = min(1, 6 x 0.032) > 0.05)."""
+    diffs = np.array([-0.05, -0.01, -0.06, -0.02, -0.04])
+    p = stats.ttest_1samp(diffs, 0.0).pvalue
+    rows = [{"hash": f"h{s}", "role": "grid", "matched_to": None, "alpha": 1.5, "seed": s, "d": d}
+            for s, d in enumerate(diffs)]
+    frame = pd.DataFrame(rows)
+    claims = [_claim(key=f"c{i}", metric="d", control=None) for i in range(6)]
+    alone = ev.assess(claims, {"t": frame})
+    family = ev.assess([ev.Claim(**{**c.__dict__, "family": "six"}) for c in claims], {"t": frame})
+    assert 0.01 < p < 0.05
+    assert all(f.verdict == "yes" and f.p_holm == pytest.approx(p) for f in alone)
+    assert all(f.verdict == "undecided" and f.p_holm == pytest.approx(min(1, 6 * p)) for f in family)
+    assert "Holm p" in family[0].measured and "family 'six' of 6" in family[0].measured
+
+
+def test_median_and_trend_claims():
+    rows = []
+    for w, (clean, noisy) in {128: (0.2, 0.3), 512: (0.25, 0.45), 2048: (0.3, 0.6)}.items():
+        for s in range(3):
+            rows += [{"hash": f"c{w}{s}", "role": "grid", "matched_to": None, "alpha": None, "width": w, "seed": s,
+                      "frac": clean + 0.01 * s},
+                     {"hash": f"n{w}{s}", "role": "grid", "matched_to": None, "alpha": 1.5, "width": w, "seed": s,
+                      "frac": noisy + 0.01 * s}]
+    frame = pd.DataFrame(rows)
+    common = {"kind": "paper", "scope": "heavy tails", "frame": "w", "metric": "frac", "across": "width",
+              "treated": {"alpha": 1.5}, "predicted": "positive"}
+    claims = [ev.Claim("above", "noise prunes more at every width", method="medians", control={"alpha": None}, **common),
+              ev.Claim("grows", "it grows with the width", method="trend", control=None, **common),
+              ev.Claim("lead", "its lead grows", method="trend", control={"alpha": None}, **common),
+              ev.Claim("falls", "it falls with the width", method="trend", control=None,
+                       **(common | {"predicted": "negative"}))]
+    found = ev.assess(claims, {"w": frame})
+    assert [f.verdict for f in found] == ["yes", "yes", "yes", "no"]
+    assert found["above"].measured == "median differences +0.100, +0.200, +0.300 at width 128, 512, 2048, no interval"
+    assert found["grows"].measured == "medians 0.310, 0.460, 0.610 at width 128, 512, 2048, no interval"
+    assert found.table().loc["it grows with the width", "prediction"] == "rises at every step"
+
+
+def test_at_accuracy_interpolates_the_first_crossing():
+    frame = pd.DataFrame({"seed": [0] * 4 + [1] * 4, "sigma": [0.0, 0.01, 0.1, 1.0] * 2,
+                          "test_acc": [0.95, 0.94, 0.90, 0.50, 0.92, 0.80, 0.85, 0.40],
+                          "frac": [0.1, 0.2, 0.4, 0.9, 0.1, 0.3, 0.5, 0.95]})
+    # seed 0: 0.92 lies between 0.94 and 0.90, halfway: frac 0.3; seed 1 starts at 0.92: frac 0.1
+    out = ev.at_accuracy(frame, "frac", pd.Series({0: 0.92, 1: 0.92}))
+    assert out.tolist() == pytest.approx([0.3, 0.1])
+    # seed 1 first falls to 0.81 between sigma 0 and 0.01 (later values above it do not matter)
+    assert ev.at_accuracy(frame, "frac", 0.81).tolist() == pytest.approx([0.4 + 0.09 / 0.4 * 0.5, 0.1 + 0.11 / 0.12 * 0.2])
+    assert np.isnan(ev.at_accuracy(frame, "frac", 0.3)).all()  # never that low
+    assert np.isnan(ev.at_accuracy(frame, "frac", 0.99)).all()  # starts below it
+    with pytest.raises(ValueError, match="repeats a value of 'sigma'"):
+        ev.at_accuracy(pd.concat([frame, frame]), "frac", 0.9)
+    with pytest.raises(ValueError, match="no column 'acc'"):
+        ev.at_accuracy(frame, "frac", 0.9, accuracy="acc")
+
+
+def _frontier(n_seeds=20):
+    """A toy version of the accuracy-compressibility map (issue 22): per seed, accuracy falls with sigma and
+    the prunable fraction rises; at the same accuracy alpha 1.5 prunes 0.1 more than alpha 2, up to noise."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for s in range(n_seeds):
+        clean = 0.95 + 0.005 * rng.standard_normal()
+        rows.append({"seed": s, "alpha": None, "sigma": 0.0, "test_acc": clean, "prunable": 0.1, "role": "grid"})
+        for alpha, gain in ((2.0, 0.0), (1.5, 0.1)):
+            for sigma in (1e-5, 1e-4, 0.001, 0.003, 0.01, 0.03, 0.1):
+                loss = 0.5 * sigma**0.5 * (1.3 if alpha == 1.5 else 1.0)
+                acc = clean - loss
+                rows.append({"seed": s, "alpha": alpha, "sigma": sigma, "test_acc": acc, "role": "grid",
+                             "prunable": 0.2 + 2 * loss + gain + 0.01 * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def test_claims_at_matched_accuracy_with_holm_family():
+    """The issue-22 question on a toy map: at the noise-free accuracy minus 1 and 2 points, does alpha 1.5 prune
+    more than alpha 2? Family: accuracy levels x comparators, Holm-corrected."""
+    frame = _frontier()
+    claims = [ev.Claim(f"at-{int(100 * drop)}", f"alpha 1.5 prunes more than alpha 2 at -{100 * drop:g} points",
+                       "paper", "heavy tails", "map", ev.AtAccuracy("prunable", drop, {"alpha": None}),
+                       {"alpha": 1.5}, {"alpha": 2.0}, family="map")
+              for drop in (0.01, 0.02)]
+    found = ev.assess(claims, {"map": frame})
+    assert [f.verdict for f in found] == ["yes", "yes"] and all(f.n == 20 for f in found)
+    # the estimate is the mean over seeds of the two interpolated curves' difference
+    ref = frame[frame.alpha.isna()].set_index("seed")["test_acc"] - 0.01
+    direct = (ev.at_accuracy(frame[frame.alpha == 1.5], "prunable", ref)
+              - ev.at_accuracy(frame[frame.alpha == 2.0], "prunable", ref)).mean()
+    assert found["at-1"].estimate == pytest.approx(direct)
+    assert 0.05 < found["at-1"].estimate < 0.15
+    assert found["at-1"].p_holm >= found["at-1"].p_value
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"kind": "theory"}, ValueError, "kind must be one of"),
+        ({"scope": "all"}, ValueError, "scope must be one of"),
+        ({"predicted": "up"}, ValueError, "predicted"),
+        ({"method": "mean"}, ValueError, "method"),
+        ({"key": "a b"}, ValueError, "key"),
+        ({"metric": 3}, TypeError, "metric"),
+        ({"treated": None}, TypeError, "treated"),
+        ({"control": "early"}, ValueError, "control"),
+        ({"method": "trend"}, ValueError, "across"),
+        ({"method": "medians", "family": "f"}, ValueError, "only paired claims"),
+        ({"words": {"yes": "a"}}, ValueError, "missing"),
+        ({"words": ("a", "b")}, TypeError, "words"),
+        ({"metric": ev.AtAccuracy("f", 0.01, {"alpha": None})}, ValueError, "AtAccuracy"),
+    ],
+)
+def test_claim_checks_its_fields(kw, error, match):
+    with pytest.raises(error, match=match):
+        _claim(**kw)
+
+
+def test_assess_checks_its_input():
+    with pytest.raises(ValueError, match="distinct"):
+        ev.assess([_claim(), _claim()], {"t": _table()})
+    with pytest.raises(TypeError, match="Claim"):
+        ev.assess(["robust"], {"t": _table()})
+    with pytest.raises(ValueError, match="no column 'acc'"):
+        ev.assess([_claim(metric="acc")], {"t": _table()})
+    with pytest.raises(KeyError, match="no claim 'x'"):
+        ev.assess([_claim()], {"t": _table()})["x"]
+
+
+def test_the_frontier_family_of_issue_22():
+    """The verdict the accuracy-compressibility map asks for, on the toy map at two widths: per seed, the prunable
+    fraction at the noise-free accuracy minus 0.5, 1 and 2 points, alpha 1.5 against alpha 2 and against no noise
+    (which enters at its own accuracy), Holm over the stated family widths x accuracy levels x comparators (12).
+    At the same accuracy alpha 1.5 prunes 0.1 more than alpha 2 by construction, and 0.2 + 2 x (the accuracy lost)
+    more than the noise-free network's 0.1, so every claim holds, even after the correction."""
+    frame = pd.concat([_frontier().assign(width=w) for w in (256, 1024)], ignore_index=True)
+    claims = [
+        ev.Claim(f"w{w}-d{int(200 * d)}-{name.replace(' ', '-')}",
+                 f"width {w}, -{100 * d:g} points: alpha 1.5 prunes more than {name}", "paper", "heavy tails", "map", ev.AtAccuracy("prunable", d, {"alpha": None, "width": w}),
+                 {"alpha": 1.5, "width": w}, {"alpha": alpha, "width": w}, family="frontier")
+        for w in (256, 1024) for d in (0.005, 0.01, 0.02) for name, alpha in (("alpha 2", 2.0), ("no noise", None))
+    ]
+    found = ev.assess(claims, {"map": frame})
+    assert len(found) == 12 and all(f.verdict == "yes" for f in found)
+    assert all("family 'frontier' of 12" in f.measured for f in found)
+    raw = np.array([f.p_value for f in found])
+    assert np.array([f.p_holm for f in found]) == pytest.approx(ev.holm(raw))
+    versus_none = found["w256-d2-no-noise"]  # alpha 1.5 at -1 point against the noise-free 0.1
+    assert versus_none.estimate == pytest.approx(0.2 + 2 * 0.01, abs=0.01)

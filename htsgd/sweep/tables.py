@@ -64,7 +64,7 @@ def summarize(
     by: Sequence[str] = ("width", "alpha"),
     role: str | None = "grid",
 ) -> Any:
-    """Mean over seeds of the paper's table: accuracy before and after pruning, fraction pruned.
+    """The paper's table over seeds: mean accuracy before and after pruning, fraction pruned, median steps.
 
     Parameters
     ----------
@@ -83,7 +83,12 @@ def summarize(
         One row per group: ``seeds``, ``iterations``, ``train_acc``, ``test_acc``,
         ``pruned_fraction`` (and its standard deviation over seeds), ``train_acc_pruned``,
         ``test_acc_pruned`` and, when present, ``test_acc_random`` (random pruning of
-        as many neurons). Introduced in the chapter *Compressibility experiments*.
+        as many neurons). ``seeds`` and ``iterations`` are integers (dtype ``Int64``):
+        ``iterations`` is the *median* number of training steps over seeds rounded to
+        the nearest integer (half-integers of an even count round to even), since a
+        step count is a whole number and a heavy-tailed run's count is better summarised
+        by a median than a mean. Integer-valued grouping columns (``width``) stay
+        integers in the index. Introduced in the chapter *Compressibility experiments*.
     """
     prefix = f"prune/{criterion}/"
     if f"{prefix}pruned_fraction" not in frame.columns:
@@ -97,7 +102,7 @@ def summarize(
     # (output name, source column, aggregation); columns a runner did not produce are left out.
     wanted = [
         ("seeds", "seed", "count"),
-        ("iterations", "iterations", "mean"),
+        ("iterations", "iterations", "median"),
         ("train_acc", "train_acc", "mean"),
         ("test_acc", "test_acc", "mean"),
         ("pruned_fraction", f"{prefix}pruned_fraction", "mean"),
@@ -107,8 +112,40 @@ def summarize(
         ("test_acc_random", f"{prefix}random/test_acc", "mean"),
     ]
     spec = {name: (col, how) for name, col, how in wanted if col in data.columns}
+    data = data.astype({c: "int64" for c in by if c != "alpha" and _integral(data[c])})
     out = data.groupby(list(by), sort=False).agg(**spec)
+    for name in ("seeds", "iterations"):  # counts print as counts, never as 300.0
+        if name in out.columns:
+            out[name] = out[name].round().astype("Int64")
     return out
+
+
+def _integral(column: Any) -> bool:
+    """Whether a numeric column holds only whole numbers (a width read back from CSV as 16.0)."""
+    import numpy as np
+
+    values = column.to_numpy()
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_):
+        return False
+    return bool(np.isfinite(values).all() and (values == np.round(values)).all())
+
+
+def missing_columns(frame: Any, columns: Sequence[str]) -> str:
+    """The message naming the ``columns`` a table lacks and listing those it has; ``""`` if none is missing.
+
+    Raises
+    ------
+    TypeError
+        If ``frame`` is not a pandas DataFrame (None included).
+    """
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    unknown = [c for c in columns if c not in frame.columns]
+    if not unknown:
+        return ""
+    return f"no column {', '.join(map(repr, unknown))}; the table has {', '.join(map(str, frame.columns))}"
 
 
 def select(frame: Any, **where: Any) -> Any:
@@ -146,14 +183,9 @@ def select(frame: Any, **where: Any) -> Any:
     """
     import pandas as pd
 
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    unknown = [c for c in where if c not in frame.columns]
+    unknown = missing_columns(frame, where)
     if unknown:
-        raise KeyError(
-            f"select: no column {', '.join(map(repr, unknown))}; "
-            f"the table has {', '.join(map(str, frame.columns))}"
-        )
+        raise KeyError(f"select: {unknown}")
     keep = pd.Series(True, index=frame.index)
     for column, value in where.items():
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
