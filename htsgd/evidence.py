@@ -369,43 +369,56 @@ def slope_interval(
     weights = u / float(u @ u)  # slope = weights @ y, since sum(u) = 0
 
     rng = np.random.default_rng(seed)
-    if paired:
-        data = _finite_column("samples", samples)
-        if data.ndim != 2 or data.shape[1] != k:
-            raise ValueError(f"samples must have shape (M, {k}) with one column per x, got {data.shape}")
-        m = data.shape[0]
-        if m < 2:
-            raise ValueError(f"samples must hold at least 2 seeds (rows), got {m}")
-        logs = _log_stat(name, _apply(stat, data, k, "samples"), "on the data")
-        boot = np.empty((n_boot, k))
-        block = max(1, _BOOT_BLOCK_VALUES // (m * k))
-        for start in range(0, n_boot, block):
-            rows = rng.integers(0, m, size=(min(block, n_boot - start), m))
-            # (seeds, resamples, K): the statistic reduces axis 0, as its contract says
-            boot[start : start + rows.shape[0]] = _apply(stat, data[rows].transpose(1, 0, 2), (rows.shape[0], k))
-    else:
-        if isinstance(samples, np.ndarray) and samples.ndim == 2:
-            samples = list(samples.T)  # an (M, K) array: its columns, as with paired=True
-        if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence | np.ndarray):
-            raise TypeError(f"samples must be a sequence of {k} 1-d arrays with paired=False, got {type(samples).__name__}")
-        if len(samples) != k:
-            raise ValueError(f"samples must hold one array per x ({k}) with paired=False, got {len(samples)}")
-        cols = [_finite_column(f"samples[{j}]", c) for j, c in enumerate(samples)]
-        for j, c in enumerate(cols):
-            if c.ndim != 1:
-                raise ValueError(f"samples[{j}] must be 1-d with paired=False, got shape {c.shape}")
-        logs = _log_stat(name, np.array([_apply(stat, c, (), f"samples[{j}]") for j, c in enumerate(cols)]), "on the data")
-        boot = np.empty((n_boot, k))
-        for j, c in enumerate(cols):
-            block = max(1, _BOOT_BLOCK_VALUES // c.size)
-            for start in range(0, n_boot, block):
-                idx = rng.integers(0, c.size, size=(min(block, n_boot - start), c.size))
-                boot[start : start + idx.shape[0], j] = _apply(stat, c[idx].T, (idx.shape[0],))
+    boot_fn = _paired_bootstrap if paired else _unpaired_bootstrap
+    logs, boot = boot_fn(samples, stat, name, k, n_boot, rng)
     estimate = float(weights @ logs)
     slopes = _log_stat(name, boot, "in a bootstrap resample") @ weights
     low, high = np.percentile(slopes, [50 * (1 - level), 50 * (1 + level)])
     intercept = float(logs.mean() - estimate * np.log(xs).mean())
     return SlopeInterval(estimate, float(low), float(high), level, n_boot, name, intercept)
+
+
+def _paired_bootstrap(samples: Any, stat: Any, name: str, k: int, n_boot: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slope_interval` with paired seeds: log-statistics of the data, shape (K,), and of
+    ``n_boot`` resamples of whole rows, shape (n_boot, K)."""
+    data = _finite_column("samples", samples)
+    if data.ndim != 2 or data.shape[1] != k:
+        raise ValueError(f"samples must have shape (M, {k}) with one column per x, got {data.shape}")
+    m = data.shape[0]
+    if m < 2:
+        raise ValueError(f"samples must hold at least 2 seeds (rows), got {m}")
+    logs = _log_stat(name, _apply(stat, data, k, "samples"), "on the data")
+    boot = np.empty((n_boot, k))
+    block = max(1, _BOOT_BLOCK_VALUES // (m * k))
+    for start in range(0, n_boot, block):
+        rows = rng.integers(0, m, size=(min(block, n_boot - start), m))
+        # (seeds, resamples, K): the statistic reduces axis 0, as its contract says
+        boot[start : start + rows.shape[0]] = _apply(stat, data[rows].transpose(1, 0, 2), (rows.shape[0], k))
+    return logs, boot
+
+
+def _unpaired_bootstrap(samples: Any, stat: Any, name: str, k: int, n_boot: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slope_interval` with independent seeds per x: each column resampled on its own."""
+    if isinstance(samples, np.ndarray) and samples.ndim == 2:
+        samples = list(samples.T)  # an (M, K) array: its columns, as with paired=True
+    if isinstance(samples, (str, bytes)) or not isinstance(samples, Sequence | np.ndarray):
+        raise TypeError(f"samples must be a sequence of {k} 1-d arrays with paired=False, got {type(samples).__name__}")
+    if len(samples) != k:
+        raise ValueError(f"samples must hold one array per x ({k}) with paired=False, got {len(samples)}")
+    cols = [_finite_column(f"samples[{j}]", c) for j, c in enumerate(samples)]
+    for j, c in enumerate(cols):
+        if c.ndim != 1:
+            raise ValueError(f"samples[{j}] must be 1-d with paired=False, got shape {c.shape}")
+    logs = _log_stat(name, np.array([_apply(stat, c, (), f"samples[{j}]") for j, c in enumerate(cols)]), "on the data")
+    boot = np.empty((n_boot, k))
+    for j, c in enumerate(cols):
+        block = max(1, _BOOT_BLOCK_VALUES // c.size)
+        for start in range(0, n_boot, block):
+            idx = rng.integers(0, c.size, size=(min(block, n_boot - start), c.size))
+            boot[start : start + idx.shape[0], j] = _apply(stat, c[idx].T, (idx.shape[0],))
+    return logs, boot
 
 
 def _apply(stat: Any, data: np.ndarray, shape: Any, name: str = "samples") -> np.ndarray:
