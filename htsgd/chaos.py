@@ -34,6 +34,7 @@ __all__ = [
     "CHAOS_COLUMNS",
     "chaos_experiment",
     "fit_rates",
+    "transfer_check",
     "RATE_STATISTICS",
     "width_rates",
     "save_width_runs",
@@ -374,6 +375,49 @@ def fit_rates(table: Any, columns: Sequence[str] | None = None, *, min_width: in
     if len(sub) < 2:
         raise ValueError(f"min_width = {min_width} leaves {len(sub)} widths; at least 2 are needed")
     return {c: convergence_order(sub["width"].to_numpy(float), sub[c].to_numpy(float)) for c in cols}
+
+
+def transfer_check(theta: torch.Tensor, theta_bar: torch.Tensor, k: int) -> Any:
+    """The transfer bound ``|q_k(Theta) - q_k(Theta_bar)| <= 2 delta / (|Theta_bar|_F - delta)``, per realization.
+
+    ``q_k`` is the relative error of keeping the ``k`` columns of largest norm
+    (:func:`htsgd.compress.column_best_k_error`) and ``delta = |Theta - Theta_bar|_F``. The bound
+    holds for every pair of matrices, so it is checked for each seed, not on medians over seeds
+    (a median of differences is not a difference of medians).
+
+    Parameters
+    ----------
+    theta, theta_bar : torch.Tensor
+        ``(seeds, d, n)``: one neuron per column (the network and its limit copies).
+    k : int
+        Columns kept, ``0 <= k <= n``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per seed: ``relative_delta`` (``delta / |Theta_bar|_F``), ``q_k``, ``q_k_bar``,
+        ``gap`` (``|q_k - q_k_bar|``), ``bound`` (``inf`` when ``delta >= |Theta_bar|_F``, where the
+        bound says nothing) and ``holds``.
+
+    Introduced in the chapter *Propagation of chaos*.
+    """
+    import pandas as pd
+
+    from .compress import column_best_k_error
+
+    if not (torch.is_tensor(theta) and torch.is_tensor(theta_bar)):
+        raise TypeError("theta and theta_bar must be torch tensors")
+    if theta.shape != theta_bar.shape or theta.dim() != 3:
+        raise ValueError(
+            f"theta and theta_bar must have one shape (seeds, d, n); got {tuple(theta.shape)} and {tuple(theta_bar.shape)}"
+        )
+    theta_bar = theta_bar.to(theta.dtype)
+    rel = ((theta - theta_bar).flatten(1).norm(dim=1) / theta_bar.flatten(1).norm(dim=1)).double()
+    q, q_bar = column_best_k_error(theta, k).double(), column_best_k_error(theta_bar, k).double()
+    gap = (q - q_bar).abs()
+    bound = torch.where(rel < 1, 2 * rel / (1 - rel).clamp_min(1e-300), torch.full_like(rel, math.inf))
+    return pd.DataFrame({"relative_delta": rel.numpy(), "q_k": q.numpy(), "q_k_bar": q_bar.numpy(),
+                         "gap": gap.numpy(), "bound": bound.numpy(), "holds": (gap <= bound).numpy()})
 
 
 # ------------------------------------------------------------------------------------------------
