@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -21,6 +22,11 @@ import htsgd as hs
 from conftest import BOOK
 from htsgd import exercises as ex
 
+# The exercise convention's parser lives next to the book build that uses it (book/_ext), not in htsgd.
+if str(BOOK / "_ext") not in sys.path:
+    sys.path.insert(0, str(BOOK / "_ext"))
+import exercise_convention as conv  # noqa: E402
+
 
 def _chapters_with_exercises():
     return sorted(p for p in BOOK.glob("*.md") if ":::{exercise}" in p.read_text())
@@ -28,7 +34,7 @@ def _chapters_with_exercises():
 
 @pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
 def test_chapter_follows_the_exercise_convention(path):
-    found = ex.find_exercises(path.read_text())  # raises on a bad :class:
+    found = conv.find_exercises(path.read_text())  # raises on a bad :class:
     assert len(found) == path.read_text().count(":::{exercise}")
     assert [e.label for e in found] == [f"ex-{path.stem}-{i}" for i in range(1, len(found) + 1)]
     assert all(e.title and e.title[0].isupper() for e in found), "every exercise needs a title"
@@ -39,7 +45,7 @@ def test_chapter_follows_the_exercise_convention(path):
 
 @pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
 def test_exercises_that_ask_for_an_answer_have_a_reference(path):
-    for e in ex.find_exercises(path.read_text()):
+    for e in conv.find_exercises(path.read_text()):
         if "`answer`" in e.text:
             assert e.label in ex.REFERENCES or e.label in ex.UNCHECKED, (
                 f"{e.label} asks for `answer` but htsgd.exercises has no reference")
@@ -49,6 +55,38 @@ def test_exercises_that_ask_for_an_answer_have_a_reference(path):
 def test_every_reference_belongs_to_an_exercise_of_the_book():
     labels = {m for p in _chapters_with_exercises() for m in re.findall(r"^:label: (ex-\S+)", p.read_text(), re.M)}
     assert set(ex.labels()) <= labels
+
+
+def test_each_chapter_module_is_registered_and_holds_only_its_chapter():
+    """References live one module per chapter (htsgd/exercises/_<chapter>.py): every such module is in the
+    registry, holds labels of its own chapter only, and the table is their union in the book's order."""
+    import importlib
+    import pkgutil
+
+    modules = sorted(m.name for m in pkgutil.iter_modules(ex.__path__) if m.name != "_reference")
+    assert sorted(m.__name__.rsplit(".", 1)[1] for m in ex._CHAPTERS) == modules, "a chapter module is not in _CHAPTERS"
+    for name in modules:
+        module = importlib.import_module(f"htsgd.exercises.{name}")
+        chapter = name.lstrip("_")
+        for label in [r.label for r in module.REFERENCES] + list(getattr(module, "UNCHECKED", {})):
+            assert label.startswith(f"ex-{chapter}-"), f"{label} is registered in {name}"
+    union = [r.label for m in ex._CHAPTERS for r in m.REFERENCES]
+    assert list(ex.REFERENCES) == union and len(set(union)) == len(union)
+    assert ex.labels()[:2] == ("ex-stable-1", "ex-stable-2")
+
+
+def test_a_label_registered_twice_is_refused():
+    from types import SimpleNamespace
+
+    twice = SimpleNamespace(__name__="twice", REFERENCES=[ex.REFERENCES["ex-stable-6"]])
+    with pytest.raises(RuntimeError, match="ex-stable-6 is registered twice"):
+        ex._register((twice, twice))
+
+
+def test_convention_examples_run():
+    import doctest
+
+    assert doctest.testmod(conv).failed == 0
 
 
 # Independent values: closed forms derived in the exercises' solutions, scipy's stable law.
@@ -155,23 +193,23 @@ def test_check_errors_name_the_problem():
 
 
 def test_exercise_classes_rejects_broken_conventions():
-    assert ex.exercise_classes(["computation", "minutes-5", "stars-3"]) == {
+    assert conv.exercise_classes(["computation", "minutes-5", "stars-3"]) == {
         "kind": "computation", "stars": 3, "minutes": 5}
     for bad in ["derivation stars-2", "derivation stars-4 minutes-5", "proof stars-1 minutes-5",
                 "derivation stars-1 minutes-5 dropdown", "derivation stars-1 minutes-0"]:
         with pytest.raises(ValueError):
-            ex.exercise_classes(bad)
+            conv.exercise_classes(bad)
 
 
 def test_find_exercises_reads_title_classes_and_solution():
     text = (":::{exercise} A title\n:label: ex-x-1\n:class: derivation stars-2 minutes-15\nBody $x$.\n:::\n\n"
             ":::{solution-start} ex-x-1\n:class: dropdown\n:::\nThe solution.\n:::{solution-end}\n:::\n")
-    (e,) = ex.find_exercises(text)
+    (e,) = conv.find_exercises(text)
     assert (e.label, e.title, e.kind, e.stars, e.minutes) == ("ex-x-1", "A title", "derivation", 2, 15)
     assert e.text == "Body $x$." and e.solution == "The solution."
     assert e.badge == "Derivation · ★★☆ (two stars) · about 15 min"
     with pytest.raises(ValueError, match="ex-x-1"):
-        ex.find_exercises(text.replace("stars-2 ", ""))
+        conv.find_exercises(text.replace("stars-2 ", ""))
 
 
 # --- student and instructor notebooks (scripts/make_student.py) ---------------------------
@@ -203,7 +241,7 @@ def test_instructor_notebook_is_in_nbgrader_source_format(kit):
     assert all(g and g["schema_version"] == 3 for g in grading), "every cell carries nbgrader metadata"
     ids = [g["grade_id"] for g in grading]
     assert len(ids) == len(set(ids)), "grade ids are unique"
-    labels = [e.label for e in ex.find_exercises((BOOK / "stable.md").read_text())]
+    labels = [e.label for e in conv.find_exercises((BOOK / "stable.md").read_text())]
     for label in labels:
         by_id = {g["grade_id"]: (c, g) for c, g in zip(nb.cells, grading, strict=True)}
         question, q = by_id[f"{label}-question"]
@@ -331,7 +369,7 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
     assert (course / "feedback" / "alice" / "ch1" / "stable.html").is_file()
     _nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"), timeout=300)
     rows = {row["student_id"]: row for row in csv.DictReader((tmp_path / "grades.csv").open())}
-    auto_points = sum(ex.REFERENCES[e.label] and e.stars for e in ex.find_exercises((BOOK / "stable.md").read_text()))
+    auto_points = sum(ex.REFERENCES[e.label] and e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()))
     # The prose answers are graded by hand (1 point each): autograde leaves them at 0 for everyone.
     assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
     assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)
@@ -351,7 +389,7 @@ def test_book_student_has_no_solutions(tmp_path):
     module.build_html("off", tmp_path / "out", toc, tmp_path / "cache")
     site = tmp_path / "out" / "_build" / "html"
     page = (site / "book" / "stable.html").read_text()
-    found = ex.find_exercises((BOOK / "stable.md").read_text())
+    found = conv.find_exercises((BOOK / "stable.md").read_text())
     assert page.count('class="htsgd-exercise-meta"') == len(found)
     assert 'class="solution' not in page and "Solution to" not in page
     every_file = "\n".join(p.read_text(errors="ignore") for p in site.rglob("*.html"))

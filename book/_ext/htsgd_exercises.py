@@ -3,7 +3,7 @@
 A local Sphinx extension (loaded from ``_config.yml``), on top of sphinx-exercise:
 
 1. Every exercise's ``:class:`` must hold exactly its kind (``derivation`` or ``computation``),
-   ``stars-N`` and ``minutes-N`` (the book's convention, read by ``htsgd.exercises.exercise_classes``);
+   ``stars-N`` and ``minutes-N`` (the book's convention, read by ``exercise_convention.exercise_classes``);
    a missing or broken one is a build warning (an error in the strict build). The exercise then
    shows a line "Derivation · ★★☆ (two stars) · about 15 min" under its title.
 2. ``:::{exercise-index}`` (in ``book/exercises.md``) becomes tables of every exercise of the
@@ -24,16 +24,12 @@ from collections import defaultdict
 from typing import Any
 
 from docutils import nodes
+from exercise_convention import STAR_WORDS, STARS, exercise_classes  # beside this file
 from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from htsgd.exercises import exercise_classes
-
 logger = logging.getLogger(__name__)
-
-_STARS = {1: "★☆☆", 2: "★★☆", 3: "★★★"}
-_STAR_WORDS = {1: "one star", 2: "two stars", 3: "three stars"}
 
 
 class exercise_index_node(nodes.General, nodes.Element):
@@ -102,7 +98,7 @@ def _read_exercises(app, doctree) -> None:
             continue
         line = nodes.paragraph(classes=["htsgd-exercise-meta"])
         line += nodes.inline(
-            text=f"{meta['kind'].capitalize()} · {_STARS[meta['stars']]} ({_STAR_WORDS[meta['stars']]})"
+            text=f"{meta['kind'].capitalize()} · {STARS[meta['stars']]} ({STAR_WORDS[meta['stars']]})"
             f" · about {meta['minutes']} min"
         )
         content = next((c for c in node.children if isinstance(c, nodes.section)), None)
@@ -229,7 +225,7 @@ def _resolve_index(app, doctree, fromdocname) -> None:
         return para
 
     def difficulty(e) -> nodes.Node:
-        return nodes.Text(f"{_STARS[e['stars']]} ({_STAR_WORDS[e['stars']]})")
+        return nodes.Text(f"{STARS[e['stars']]} ({STAR_WORDS[e['stars']]})")
 
     content: list[nodes.Node] = []
     total = sum(e["minutes"] for e in entries)
@@ -259,7 +255,7 @@ def _resolve_index(app, doctree, fromdocname) -> None:
         chosen = [e for e in entries if e["stars"] == stars]
         if not chosen:
             continue
-        by_difficulty += nodes.rubric(text=f"{_STARS[stars]} ({_STAR_WORDS[stars]})")
+        by_difficulty += nodes.rubric(text=f"{STARS[stars]} ({STAR_WORDS[stars]})")
         rows = [[link(e), nodes.Text(e["chapter"]), nodes.Text(e["kind"]), nodes.Text(f"{e['minutes']} min")]
                 for e in chosen]
         by_difficulty += _table(["Exercise", "Chapter", "Kind", "Time"], rows, [45, 30, 15, 10])
