@@ -234,3 +234,56 @@ def test_transfer_check_bad_input():
         ch.transfer_check(np.zeros((2, 3, 4)), torch.zeros(2, 3, 4), 1)
     with pytest.raises(ValueError, match="k"):
         ch.transfer_check(torch.ones(2, 3, 4), torch.ones(2, 3, 4), 5)
+
+
+# ----------------------------------------------------------------------------------
+# rates with intervals, and the committed runs
+# ----------------------------------------------------------------------------------
+def _power_samples(slope_c, slope_o, eps, seeds=40, seed=0):
+    rng = np.random.default_rng(seed)
+    widths = np.array([16, 64, 256, 1024])
+    coupling = widths**slope_c * rng.lognormal(0.0, 0.3, size=(seeds, widths.size))
+    output = 0.5 + widths**slope_o * hs.stable.sample(1.5, (seeds, widths.size), generator=seed).double().numpy()
+    return widths, {"coupling": coupling, "output": output, "reference_error": np.full(seeds, eps)}
+
+
+def test_width_rates_recovers_the_slopes_with_intervals():
+    """Median coupling ~ n^(-1/2) (lognormal scatter), output = 0.5 + n^(-1/3) SaS(1.5): IQR ~ n^(-1/3).
+
+    The output has infinite variance: its IQR is the statistic, and the interval must contain
+    the true slope -1/3 (a 95% interval on 40 seeds, this seed fixed) and not -1/2.
+    """
+    widths, samples = _power_samples(-0.5, -1 / 3, 1e-4)
+    rates = ch.width_rates(widths, samples)
+    assert list(rates.index) == ["coupling", "output"]
+    assert rates.loc["coupling", "statistic"] == "median" and rates.loc["output", "statistic"] == "iqr"
+    assert rates.loc["coupling", "low"] <= -0.5 <= rates.loc["coupling", "high"]
+    assert rates.loc["output", "low"] <= -1 / 3 <= rates.loc["output", "high"]
+    assert not rates.loc["output", "low"] <= -0.5 <= rates.loc["output", "high"]
+    # A reference error of 1e-4 against medians of 0.03 or more moves the slope by little; one
+    # as large as the smallest median makes the widest width unmeasurable: infinite shift.
+    assert 0 < rates.loc["coupling", "reference_shift"] < 0.01
+    assert rates.loc["output", "reference_shift"] == 0.0
+    big = ch.width_rates(widths, {**samples, "reference_error": np.full(40, 1.0)})
+    assert big.loc["coupling", "reference_shift"] == math.inf
+    # The range of widths is honoured.
+    sub = ch.width_rates(widths, samples, min_width=64, max_width=256)
+    assert (sub["min_width"] == 64).all() and (sub["max_width"] == 256).all()
+    with pytest.raises(ValueError, match="at least 2"):
+        ch.width_rates(widths, samples, min_width=1024)
+    with pytest.raises(ValueError, match="samples"):
+        ch.width_rates(widths, {"coupling": samples["coupling"]})
+
+
+def test_width_runs_round_trip(tmp_path):
+    table, samples = ch.chaos_experiment([4, 8], alpha=1.5, sigma=0.03, steps=3, seeds=3, generator=1,
+                                         reference_width=32, return_samples=True)
+    ch.save_width_runs(tmp_path, {"relu": (table, samples)}, {"command": "test"})
+    runs, prov = ch.load_width_runs(tmp_path)
+    got_table, got = runs["relu"]
+    assert prov["command"] == "test" and got_table.attrs["reference_width"] == 32
+    np.testing.assert_allclose(got_table.to_numpy(float), table.to_numpy(float), rtol=1e-9)
+    for key in samples:
+        np.testing.assert_allclose(got[key], samples[key], rtol=1e-9)
+    with pytest.raises(FileNotFoundError, match="provenance"):
+        ch.load_width_runs(tmp_path / "nowhere")
