@@ -271,6 +271,7 @@ def chaos_experiment(
         With ``return_samples``, a dict of per-seed arrays, seeds in rows: ``"coupling"``
         ``(seeds, K)``, each seed's mean over tagged neurons of ``|w_j - w_bar_j|``;
         ``"output"`` ``(seeds, K)``, each seed's output averaged over the test inputs;
+        ``"sliced_w1"`` ``(seeds, K)``, each seed's sliced distance;
         ``"reference_error"`` ``(seeds,)``, each seed's mean over tagged neurons of
         ``|w_bar^R - w_bar^(R/2)|``. Rows are independent; the tagged neurons of one row share
         their pair and noise across widths (paired samples).
@@ -309,7 +310,7 @@ def chaos_experiment(
     w_half = limit_chain(problem, half.train_output[:-1, 0], seeds=seeds, tagged=2, tag_generator=tag_seed,
                          **chain_args)
     ref_error = (w_bar - w_half).norm(dim=-1)  # (seeds, 2)
-    rows, coupling, output = [], [], []
+    rows, coupling, output, sliced = [], [], [], []
     for n in widths:
         run = run_particles(problem, n, seeds=seeds, tagged=2, generator=rest_seed, tag_generator=tag_seed, **common)
         tag = run.weight[:, :2]
@@ -331,6 +332,7 @@ def chaos_experiment(
         })
         coupling.append(dist.mean(dim=1))
         output.append(out)
+        sliced.append(sw)
     df = pd.DataFrame(rows)
     df.attrs.update({"alpha": alpha, "sigma": sigma, "steps": steps, "eta": eta, "seeds": seeds,
                      "reference_width": ref_width, "activation": activation, "noise": noise,
@@ -340,6 +342,7 @@ def chaos_experiment(
     samples = {
         "coupling": torch.stack(coupling, dim=1).double().numpy(),
         "output": torch.stack(output, dim=1).double().numpy(),
+        "sliced_w1": torch.stack(sliced, dim=1).double().numpy(),
         "reference_error": ref_error.mean(dim=1).double().numpy(),
     }
     return df, samples
@@ -424,8 +427,9 @@ def transfer_check(theta: torch.Tensor, theta_bar: torch.Tensor, k: int) -> Any:
 # Rates with intervals, and committed runs at large widths
 # ------------------------------------------------------------------------------------------------
 #: The per-seed samples of :func:`chaos_experiment` whose rates :func:`width_rates` fits, and the
-#: statistic over seeds it fits for each: the median coupling, the interquartile range of the output.
-RATE_STATISTICS = {"coupling": "median", "output": "iqr"}
+#: statistic over seeds it fits for each: the median coupling, the interquartile range of the output,
+#: the median sliced distance (bounded test function).
+RATE_STATISTICS = {"coupling": "median", "output": "iqr", "sliced_w1": "median"}
 
 
 def _slope(widths: np.ndarray, values: np.ndarray) -> float:
@@ -444,8 +448,9 @@ def width_rates(
 ) -> Any:
     """Fitted width rates of the chaos error and of the output spread, with bootstrap intervals over seeds.
 
-    For each quantity of :data:`RATE_STATISTICS` the statistic over seeds (the median of the
-    coupling distance, the interquartile range of the output) is fitted as ``C n**p`` over the
+    For each quantity of :data:`RATE_STATISTICS` in ``samples`` the statistic over seeds (the
+    median of the coupling distance, the interquartile range of the output, the median sliced
+    distance; ``sliced_w1`` may be absent) is fitted as ``C n**p`` over the
     widths in ``[min_width, max_width]`` by :func:`htsgd.evidence.slope_interval` (paired
     bootstrap over seeds). Both statistics exist whatever the tails, so their bootstrap is
     consistent (a mean of infinite-variance terms is not).
@@ -455,8 +460,9 @@ def width_rates(
     widths : sequence of int
         ``K`` widths, the columns of the samples.
     samples : dict
-        As returned by ``chaos_experiment(..., return_samples=True)``: ``"coupling"`` and
-        ``"output"`` of shape ``(seeds, K)``, ``"reference_error"`` of shape ``(seeds,)``.
+        As returned by ``chaos_experiment(..., return_samples=True)``: ``"coupling"``,
+        ``"output"`` (and optionally ``"sliced_w1"``) of shape ``(seeds, K)``,
+        ``"reference_error"`` of shape ``(seeds,)``.
     min_width, max_width : int
         The range of widths fitted (at least two widths in it).
     level, n_boot, seed
@@ -465,12 +471,12 @@ def width_rates(
     Returns
     -------
     pandas.DataFrame
-        Indexed by quantity (``coupling``, ``output``), columns ``statistic``, ``estimate``,
+        Indexed by quantity (``coupling``, ``output``, ``sliced_w1``), columns ``statistic``, ``estimate``,
         ``low``, ``high``, ``level``, ``min_width``, ``max_width`` and ``reference_shift``:
         the largest change of the fitted coupling slope when every median moves by the median
         reference error, up or down (``inf`` when the reference error reaches a median: the
-        reference is then too narrow to measure that width); 0 for the output, which does not
-        involve the reference.
+        reference is then too narrow to measure that width); 0 for the others, which do not
+        involve the limit copies.
 
     Introduced in the chapter *Propagation of chaos*.
     """
@@ -481,13 +487,16 @@ def width_rates(
     x = np.asarray([check_int(f"widths[{i}]", w, low=1) for i, w in enumerate(widths)], dtype=float)
     min_width = check_int("min_width", min_width, low=1)
     max_width = int(x.max()) if max_width is None else check_int("max_width", max_width, low=min_width)
-    if not isinstance(samples, dict) or not set(RATE_STATISTICS) | {"reference_error"} <= set(samples):
-        raise ValueError(f"samples must be a dict with keys {sorted(RATE_STATISTICS) + ['reference_error']}")
+    required = {"coupling", "output", "reference_error"}
+    if not isinstance(samples, dict) or not required <= set(samples):
+        raise ValueError(f"samples must be a dict with keys {sorted(required)} (and optionally 'sliced_w1')")
     keep = (x >= min_width) & (x <= max_width)
     if keep.sum() < 2:
         raise ValueError(f"widths in [{min_width}, {max_width}]: {int(keep.sum())}; at least 2 are needed")
     rows = {}
     for name, stat in RATE_STATISTICS.items():
+        if name not in samples:
+            continue
         values = np.asarray(samples[name], dtype=float)
         if values.ndim != 2 or values.shape[1] != x.size:
             raise ValueError(f"samples[{name!r}] must have shape (seeds, {x.size}), got {values.shape}")
@@ -508,7 +517,7 @@ def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]]
     """Write chaos-experiment runs (table and per-seed samples per setting) and their provenance.
 
     Files: ``NAME-table.csv`` (the table, its ``attrs`` in ``provenance["settings"][NAME]``),
-    ``NAME-samples.csv`` (long form: ``width, seed, coupling, output``),
+    ``NAME-samples.csv`` (long form: ``width, seed`` and one column per per-seed sample),
     ``NAME-reference.csv`` (``seed, reference_error``) and ``provenance.json``; each written
     atomically. Read back with :func:`load_width_runs`.
 
@@ -529,8 +538,7 @@ def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]]
         long = pd.DataFrame({
             "width": np.repeat(widths[None, :], seeds, axis=0).ravel(),
             "seed": np.repeat(np.arange(seeds), widths.size),
-            "coupling": samples["coupling"].ravel(),
-            "output": samples["output"].ravel(),
+            **{key: np.asarray(v).ravel() for key, v in samples.items() if key != "reference_error"},
         })
         atomic_write_text(out / f"{name}-table.csv", table.to_csv(index=False, float_format="%.10g"))
         atomic_write_text(out / f"{name}-samples.csv", long.to_csv(index=False, float_format="%.10g"))
@@ -571,9 +579,9 @@ def load_width_runs(folder: str | os.PathLike) -> tuple[dict[str, tuple[Any, dic
         long = long.assign(column=long["width"].map(column)).sort_values(["seed", "column"])
         shape = (seeds, widths.size)
         ref = pd.read_csv(src / f"{name}-reference.csv").sort_values("seed")
+        keys = [c for c in long.columns if c not in ("width", "seed", "column")]
         runs[name] = (table, {
-            "coupling": long["coupling"].to_numpy(float).reshape(shape),
-            "output": long["output"].to_numpy(float).reshape(shape),
+            **{key: long[key].to_numpy(float).reshape(shape) for key in keys},
             "reference_error": ref["reference_error"].to_numpy(float),
         })
     return runs, provenance

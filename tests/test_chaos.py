@@ -255,7 +255,7 @@ def test_width_rates_recovers_the_slopes_with_intervals():
     """
     widths, samples = _power_samples(-0.5, -1 / 3, 1e-4)
     rates = ch.width_rates(widths, samples)
-    assert list(rates.index) == ["coupling", "output"]
+    assert list(rates.index) == ["coupling", "output"]  # no sliced_w1 samples given: not fitted
     assert rates.loc["coupling", "statistic"] == "median" and rates.loc["output", "statistic"] == "iqr"
     assert rates.loc["coupling", "low"] <= -0.5 <= rates.loc["coupling", "high"]
     assert rates.loc["output", "low"] <= -1 / 3 <= rates.loc["output", "high"]
