@@ -23,6 +23,7 @@ from .meanfield import (
     MeanFieldProblem,
     _check_run_args,
     limit_chain,
+    output_iqr,
     run_particles,
     teacher_problem,
 )
@@ -178,12 +179,6 @@ CHAOS_COLUMNS = (
 )
 
 
-def _iqr(values: torch.Tensor) -> float:
-    """Interquartile range over the first axis (numpy's linear-interpolation quantiles)."""
-    q = torch.quantile(values.double(), torch.tensor([0.25, 0.75], dtype=torch.float64), dim=0)
-    return float(q[1] - q[0])
-
-
 def chaos_experiment(
     widths: Sequence[int],
     *,
@@ -327,7 +322,7 @@ def chaos_experiment(
             "covariance": cross_covariance_norm(delta[:, 0], delta[:, 1]),
             "covariance_control": cross_covariance_norm(delta[:, 0], delta[:, 1].roll(-1, dims=0)),
             "covariance_raw": cross_covariance_norm(g(tag[:, 0]), g(tag[:, 1])),
-            "output_iqr": _iqr(out),
+            "output_iqr": output_iqr(run.test_output),
             "sliced_w1": float(sw.mean()),
         })
         coupling.append(dist.mean(dim=1))

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from . import stable
-from ._checks import check_bool, check_choice, check_int, check_real
+from ._checks import check_bool, check_choice, check_finite, check_int, check_real
 from ._random import SeedLike, resolve_dtype, torch_generator
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "run_particles",
     "limit_chain",
     "train_meanfield",
+    "output_iqr",
     "step_condition",
     "NOISE_KINDS",
 ]
@@ -91,6 +92,35 @@ class MeanFieldProblem:
     x: torch.Tensor
     y: torch.Tensor
     x_test: torch.Tensor
+
+    def __post_init__(self) -> None:
+        # Checked once here, so every function that takes a problem can trust its shapes and dtype.
+        for name in ("x", "y", "x_test"):
+            t = getattr(self, name)
+            if not torch.is_tensor(t):
+                raise TypeError(f"MeanFieldProblem.{name} must be a torch tensor, got {type(t).__name__}")
+            if t.dtype not in (torch.float32, torch.float64):
+                raise TypeError(f"MeanFieldProblem.{name} must be float32 or float64, got {t.dtype}")
+            if t.requires_grad:
+                raise ValueError(f"MeanFieldProblem.{name} must not require grad (pass {name}.detach())")
+            if t.device.type != "cpu":
+                raise ValueError(f"MeanFieldProblem.{name} must be on the CPU, got {t.device}")
+            check_finite(f"MeanFieldProblem.{name}", t)
+        if self.x.dim() != 2 or self.x.shape[0] == 0 or self.x.shape[1] == 0:
+            raise ValueError(f"MeanFieldProblem.x must be (P, d) with P, d >= 1, got {tuple(self.x.shape)}")
+        if self.y.shape != self.x.shape[:1]:
+            raise ValueError(
+                f"MeanFieldProblem.y must be (P,) = ({self.x.shape[0]},), one target per row of x, got {tuple(self.y.shape)}"
+            )
+        if self.x_test.dim() != 2 or self.x_test.shape[0] == 0 or self.x_test.shape[1] != self.x.shape[1]:
+            raise ValueError(
+                f"MeanFieldProblem.x_test must be (Q, {self.x.shape[1]}) with Q >= 1, got {tuple(self.x_test.shape)}"
+            )
+        if not self.x.dtype == self.y.dtype == self.x_test.dtype:
+            raise TypeError(
+                f"MeanFieldProblem.x, y and x_test must share one dtype, got {self.x.dtype}, {self.y.dtype}, "
+                f"{self.x_test.dtype}"
+            )
 
     @property
     def input_dim(self) -> int:
@@ -306,6 +336,20 @@ def _fused_step(
     return new, out.reshape(*lead, npts)
 
 
+def _check_step_tensors(weight: Any, a: Any, x: Any, y: Any, noise: Any) -> None:
+    """Types, dtypes and gradients of :func:`particle_step`'s tensors (its shapes are checked there)."""
+    named = {"weight": weight, "a": a, "x": x, "y": y, **({} if noise is None else {"noise": noise})}
+    for name, t in named.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating torch tensor, got {getattr(t, 'dtype', type(t).__name__)}")
+        if t.requires_grad:
+            raise ValueError(f"{name} must not require grad: the fused step writes in place (pass {name}.detach())")
+        if t.dtype != weight.dtype:
+            raise TypeError(f"{name} must have the dtype of weight ({weight.dtype}), got {t.dtype}")
+    if y.shape != x.shape[:1]:
+        raise ValueError(f"y must be (P,) = ({x.shape[0]},), one target per row of x, got {tuple(y.shape)}")
+
+
 def particle_step(
     weight: torch.Tensor,
     a: torch.Tensor,
@@ -345,7 +389,8 @@ def particle_step(
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
     _check_activation(activation)
-    eta = check_real("eta", eta, low=0.0, low_open=True)
+    eta = check_real("eta", eta, low=0.0, low_open=True, finite=True)
+    _check_step_tensors(weight, a, x, y, noise)
     if weight.dim() < 2 or weight.shape[-1] != x.shape[-1] or a.shape not in (weight.shape[-2:-1], weight.shape[:-1]):
         raise ValueError(
             f"weight must be (..., n, d) with a of shape (n,) or (..., n) and x of shape (P, d); got "
@@ -430,9 +475,9 @@ def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
     s = {**_DYNAMICS_DEFAULTS, **settings}
     _check_activation(s["activation"])
     return (
-        check_real("eta", s["eta"], low=0.0, low_open=True),
+        check_real("eta", s["eta"], low=0.0, low_open=True, finite=True),
         _noise_alpha(s["alpha"]),
-        check_real("sigma", s["sigma"], low=0.0),
+        check_real("sigma", s["sigma"], low=0.0, finite=True),
         s["activation"],
         check_choice("noise", s["noise"], NOISE_KINDS),
     )
@@ -440,6 +485,11 @@ def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
 
 #: Defaults of the settings of the dynamics (those of :func:`run_particles`).
 _DYNAMICS_DEFAULTS: dict[str, Any] = {"eta": 0.1, "alpha": None, "sigma": 0.0, "activation": "relu", "noise": "per_weight"}
+
+
+def _check_problem(problem: Any) -> None:
+    if not isinstance(problem, MeanFieldProblem):
+        raise TypeError(f"problem must be a MeanFieldProblem (see teacher_problem), got {type(problem).__name__}")
 
 
 def _check_run_args(width, seeds, steps, eta, alpha, sigma, activation, tagged, noise):
@@ -518,6 +568,7 @@ def run_particles(
     not depend on ``width``. Introduced in the chapter
     *Mean-field limits of two-layer networks*.
     """
+    _check_problem(problem)
     width, seeds, steps, eta, alpha, sigma, tagged = _check_run_args(
         width, seeds, steps, eta, alpha, sigma, activation, tagged, noise
     )
@@ -604,8 +655,10 @@ def limit_chain(
 
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
+    _check_problem(problem)
     if not torch.is_tensor(reference_output) or reference_output.dim() != 2:
         raise ValueError("reference_output must be a tensor of shape (steps, P)")
+    check_finite("reference_output", reference_output)
     if reference_output.shape[1] != problem.x.shape[0]:
         raise ValueError(
             f"reference_output must have P = {problem.x.shape[0]} columns, got {reference_output.shape[1]}"
@@ -676,11 +729,15 @@ def train_meanfield(
 
     if not isinstance(net, MeanFieldNet):
         raise TypeError(f"net must be a htsgd.nets.MeanFieldNet, got {type(net).__name__}")
-    eta = check_real("eta", eta, low=0.0, low_open=True)
+    eta = check_real("eta", eta, low=0.0, low_open=True, finite=True)
     steps = check_int("steps", steps, low=0)
     alpha = _noise_alpha(alpha)
-    sigma = check_real("sigma", sigma, low=0.0)
+    sigma = check_real("sigma", sigma, low=0.0, finite=True)
     check_choice("noise", noise, NOISE_KINDS)
+    for name, t in (("x", x), ("y", y)):
+        if not torch.is_tensor(t) or t.dtype != net.weight.dtype:
+            raise TypeError(f"{name} must be a tensor of the network's dtype {net.weight.dtype}, "
+                            f"got {getattr(t, 'dtype', type(t).__name__)}")
     y = y.reshape(-1, 1)
     if x.dim() != 2 or x.shape[0] != y.shape[0] or x.shape[1] != net.input_dim:
         raise ValueError(f"x must be (P, {net.input_dim}) with P = len(y), got {tuple(x.shape)} and {len(y)}")
@@ -701,8 +758,56 @@ def train_meanfield(
     return losses
 
 
+def output_iqr(test_output: torch.Tensor) -> float:
+    """Interquartile range over seeds of the output averaged over the test inputs.
+
+    The spread of the trained output across seeds that exists for every noise: with a ReLU
+    network and ``alpha < 2`` the output has infinite variance at every width (the weights
+    contain the Levy increments), so a sample variance estimates nothing, while quantiles exist.
+
+    Parameters
+    ----------
+    test_output : torch.Tensor
+        ``(seeds, Q)`` (``ParticleRun.test_output``) or ``(seeds,)``; at least 2 seeds, finite.
+
+    Returns
+    -------
+    float
+        ``q_0.75 - q_0.25`` of the seeds' mean outputs (linear interpolation between order
+        statistics, numpy's default).
+
+    Examples
+    --------
+    >>> output_iqr(torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0]]))
+    2.0
+
+    Introduced in the chapter *Mean-field limits of two-layer networks*.
+    """
+    if not torch.is_tensor(test_output) or not test_output.is_floating_point():
+        raise TypeError(f"test_output must be a floating torch tensor, got {type(test_output).__name__}")
+    if test_output.dim() not in (1, 2) or test_output.shape[0] < 2 or test_output.numel() == 0:
+        raise ValueError(f"test_output must be (seeds, Q) or (seeds,) with at least 2 seeds, got {tuple(test_output.shape)}")
+    if not bool(torch.isfinite(test_output).all()):
+        raise ValueError("test_output must be finite (a diverged run has no spread)")
+    out = test_output.reshape(test_output.shape[0], -1).double().mean(dim=1)
+    q = torch.quantile(out, torch.tensor([0.25, 0.75], dtype=torch.float64))
+    return float(q[1] - q[0])
+
+
 def step_condition(width: Any, alpha: float) -> Any:
     """The theorem's step-size condition ``eta <= n**(-alpha/2 - 1)``.
+
+    Parameters
+    ----------
+    width : int or array_like of int
+        Widths ``n >= 1`` (integers: ``2.5``, ``True``, NaN and ``inf`` are refused).
+    alpha : float
+        Noise index in (0, 2].
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The largest allowed step, of the shape of ``width``.
 
     Examples
     --------
@@ -712,8 +817,16 @@ def step_condition(width: Any, alpha: float) -> Any:
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-    n = np.asarray(width, dtype=float)
-    if np.any(n < 1):
-        raise ValueError(f"width must be >= 1, got {width!r}")
+    if np.ndim(width) == 0:
+        n = np.asarray(check_int("width", width, low=1), dtype=float)
+    else:
+        arr = np.asarray(width)
+        if arr.size == 0:
+            raise ValueError("width must hold at least one width, got an empty array")
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"width must be an integer or an array of integers, got dtype {arr.dtype}")
+        if (arr < 1).any():
+            raise ValueError(f"width must hold integers >= 1, got {width!r}")
+        n = arr.astype(float)
     out = n ** (-alpha / 2 - 1)
     return float(out) if out.ndim == 0 else out

@@ -222,10 +222,10 @@ def test_bad_input_is_rejected_early():
     with pytest.raises(TypeError, match="MeanFieldNet"):
         mf.train_meanfield(torch.nn.Linear(3, 1), p.x, p.y, eta=0.1, steps=1)
     with pytest.raises(ValueError, match="x must be"):
-        mf.train_meanfield(hs.nets.MeanFieldNet(4, 3), p.x, p.y, eta=0.1, steps=1)
+        mf.train_meanfield(hs.nets.MeanFieldNet(4, 3).double(), p.x, p.y, eta=0.1, steps=1)
     with pytest.raises(ValueError, match="noise must have the shape"):
         w = torch.zeros(4, 3, dtype=torch.float64)
-        mf.particle_step(w, mf.second_layer(4, generator=0, dtype=torch.float64), p.x, p.y, eta=0.1, noise=torch.zeros(3))
+        mf.particle_step(w, mf.second_layer(4, generator=0, dtype=torch.float64), p.x, p.y, eta=0.1, noise=torch.zeros(3, dtype=torch.float64))
 
 
 def test_limit_chain_settings_have_run_particles_defaults_and_are_checked():
@@ -266,3 +266,88 @@ def test_blocks_of_seeds_equal_one_block(activation, monkeypatch):
         assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
     loop = [mf._fused_step(w[s], a[s], p.x, p.y, 0.3, activation, None)[0] for s in range(seeds)]
     assert torch.allclose(blocks[0], torch.stack(loop), rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------------
+# bad input at the boundary (issue 20 item 14): clear errors naming the argument
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [{"eta": math.inf}, {"eta": math.nan}, {"sigma": math.inf}])
+def test_infinite_step_or_noise_level_is_refused_by_name(bad):
+    """eta = inf gave all-NaN weights; sigma = inf was reported as 'scale' by the stable sampler."""
+    p = _tiny_problem()
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        mf.run_particles(p, 4, steps=2, alpha=1.5, **bad)
+    ref = mf.run_particles(p, 6, steps=2, tagged=0, generator=0).train_output[:-1, 0]
+    with pytest.raises(ValueError, match=name):
+        mf.limit_chain(p, ref, alpha=1.5, **bad)
+    with pytest.raises(ValueError, match=name):
+        mf.train_meanfield(hs.nets.MeanFieldNet(3, 4).double(), p.x, p.y, steps=1, alpha=1.5,
+                           **{"eta": 0.1, "sigma": 0.1, **bad})
+    if name == "eta":
+        w = torch.zeros(4, 3, dtype=torch.float64)
+        with pytest.raises(ValueError, match="eta"):
+            mf.particle_step(w, mf.second_layer(4, generator=0, dtype=torch.float64), p.x, p.y, **bad)
+
+
+@pytest.mark.parametrize(("width", "error"), [(None, TypeError), (math.nan, TypeError), (math.inf, TypeError),
+                                              (2.5, TypeError), (True, TypeError), (0, ValueError),
+                                              ([4, 0], ValueError), ([4.0, 8.0], TypeError), ([], ValueError)])
+def test_step_condition_refuses_widths_that_are_not_positive_integers(width, error):
+    with pytest.raises(error, match="width"):
+        mf.step_condition(width, 1.5)
+
+
+def test_an_unchecked_problem_is_checked_on_construction():
+    """Wrong-length y, dtype mismatches, zero points or dimensions, NaN, requires_grad: refused, named."""
+    x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    cases = [
+        (dict(x=x, y=y[:4], x_test=x), ValueError, "y must be"),
+        (dict(x=x, y=y.float(), x_test=x), TypeError, "dtype"),
+        (dict(x=x, y=y, x_test=x.float()), TypeError, "dtype"),
+        (dict(x=x[:0], y=y[:0], x_test=x), ValueError, "P, d >= 1"),
+        (dict(x=x[:, :0], y=y, x_test=x[:, :0]), ValueError, "P, d >= 1"),
+        (dict(x=x, y=y, x_test=x[:0]), ValueError, "x_test"),
+        (dict(x=x, y=y, x_test=x[:, :2]), ValueError, "x_test"),
+        (dict(x=x.int(), y=y, x_test=x), TypeError, "float32 or float64"),
+        (dict(x=x, y=y * math.nan, x_test=x), ValueError, "finite"),
+        (dict(x=x.clone().requires_grad_(True), y=y, x_test=x), ValueError, "grad"),
+        (dict(x=x.numpy(), y=y, x_test=x), TypeError, "torch tensor"),
+    ]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            mf.MeanFieldProblem(**kwargs)
+    with pytest.raises(TypeError, match="MeanFieldProblem"):
+        mf.run_particles((x, y, x), 4)
+    with pytest.raises(ValueError, match="width"):
+        mf.run_particles(_tiny_problem(), 0)
+    with pytest.raises(ValueError, match="n_train"):
+        mf.teacher_problem(n_train=0)
+
+
+def test_particle_step_refuses_grad_and_dtype_mismatches_by_name():
+    p = _tiny_problem()
+    w = torch.zeros(4, 3, dtype=torch.float64)
+    a = mf.second_layer(4, generator=0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="weight must not require grad"):
+        mf.particle_step(w.clone().requires_grad_(True), a, p.x, p.y, eta=0.1)
+    with pytest.raises(TypeError, match="a must have the dtype"):
+        mf.particle_step(w, a.float(), p.x, p.y, eta=0.1)
+    with pytest.raises(TypeError, match="x must have the dtype"):
+        mf.particle_step(w, a, p.x.float(), p.y, eta=0.1)
+    with pytest.raises(ValueError, match="y must be"):
+        mf.particle_step(w, a, p.x, p.y[:3], eta=0.1)
+    with pytest.raises(TypeError, match="x must be a tensor of the network"):
+        mf.train_meanfield(hs.nets.MeanFieldNet(3, 4), p.x, p.y, eta=0.1, steps=1)  # float32 net, float64 data
+    ref = mf.run_particles(p, 6, steps=2, tagged=0, generator=0).train_output[:-1, 0]
+    with pytest.raises(ValueError, match="reference_output must be finite"):
+        mf.limit_chain(p, ref * math.nan)
+
+
+def test_output_iqr_bad_input():
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        mf.output_iqr(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="finite"):
+        mf.output_iqr(torch.tensor([0.0, math.inf]))
+    with pytest.raises(TypeError, match="floating"):
+        mf.output_iqr(np.zeros((3, 2)))
