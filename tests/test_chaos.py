@@ -287,3 +287,25 @@ def test_width_runs_round_trip(tmp_path):
         np.testing.assert_allclose(got[key], samples[key], rtol=1e-9)
     with pytest.raises(FileNotFoundError, match="provenance"):
         ch.load_width_runs(tmp_path / "nowhere")
+
+
+def test_chaos_experiment_refuses_bad_arguments_by_name():
+    """chaos_experiment(4) raised a bare TypeError from iteration; now each argument is named."""
+    with pytest.raises(TypeError, match="widths must be a sequence"):
+        ch.chaos_experiment(4)
+    with pytest.raises(TypeError, match="widths"):
+        ch.chaos_experiment("16")
+    with pytest.raises(ValueError, match="distinct"):
+        ch.chaos_experiment([8, 8])
+    with pytest.raises(ValueError, match=r"widths\[1\]"):
+        ch.chaos_experiment([8, 0])
+    with pytest.raises(TypeError, match="test_function"):
+        ch.chaos_experiment([8], test_function="tanh")
+    with pytest.raises(ValueError, match="eta"):
+        ch.chaos_experiment([8], eta=math.inf)
+    with pytest.raises(ValueError, match="sigma"):
+        ch.chaos_experiment([8], alpha=1.5, sigma=math.inf)
+    with pytest.raises(TypeError, match="return_samples"):
+        ch.chaos_experiment([8], return_samples="yes")
+    with pytest.raises(TypeError, match="MeanFieldProblem"):
+        ch.chaos_experiment([8], steps=1, reference_width=16, problem="teacher")
