@@ -3,13 +3,15 @@
 Introduced in the chapter *Mean-field limits of two-layer networks* (``book/meanfield.md``);
 the diagnostics of propagation of chaos built on it are in :mod:`htsgd.chaos`.
 
-The network is ``f(x) = (1/n) sum_i a_i phi(<w_i, x>)`` with a fixed second layer
-``a_i = +1`` for even ``i`` and ``-1`` for odd ``i`` (alternating signs, so every
-width holds the two signs in equal proportion) and only the neurons ``w_i in R^d``
-trained, on the loss ``L = (1 / 2P) sum_p (f(x_p) - y_p)**2`` over ``P`` training
-points. The neurons are particles: with the mean-field step ``eta`` each moves by
-the Euler increment of the McKean-Vlasov SDE
-``d w_i = b(w_i, mu^n_t) dt + sigma dL^i_t``,
+The network is ``f(x) = (1/n) sum_i a_i phi(<w_i, x>)`` with a fixed second layer of
+iid Rademacher signs ``a_i`` (``+1`` or ``-1`` with probability 1/2, drawn from the seed)
+and only the neurons ``w_i in R^d`` trained, on the loss
+``L = (1 / 2P) sum_p (f(x_p) - y_p)**2`` over ``P`` training points. The particles are
+the pairs ``(w_i, a_i)``: their initial values are iid, the step treats every pair
+alike and the noises are iid, so the joint law of the ``n`` pairs is exchangeable and
+the limit is one McKean-Vlasov law on pairs (``a_i`` never moves). With the
+mean-field step ``eta`` each neuron moves by the Euler increment of the SDE
+``d w_i = b(w_i, a_i, mu^n_t) dt + sigma dL^i_t``,
 
 .. math::
 
@@ -23,10 +25,10 @@ inputs, so the *limit chain* (the same recursion driven by the mean field instea
 of the empirical measure) needs only the output trajectory of one very wide
 reference system.
 
-Randomness: the first ``tagged`` neurons of every seed draw their initial weights
-and their noise from a stream of their own that does not depend on the width, so
-the tagged neurons of networks of different widths, and their limit copies, share
-both their initial weights and their noise path (synchronous coupling).
+Randomness: the first ``tagged`` neurons of every seed draw their initial weights,
+their signs and their noise from a stream of their own that does not depend on the
+width, so the tagged neurons of networks of different widths, and their limit copies,
+share their initial pair ``(w_0, a)`` and their noise path (synchronous coupling).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import torch
 
 from . import noise as _noise
 from . import stable
-from ._checks import check_bool, check_choice, check_int, check_real
+from ._checks import check_bool, check_choice, check_finite, check_int, check_real
 from ._random import SeedLike, resolve_dtype, torch_generator
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "run_particles",
     "limit_chain",
     "train_meanfield",
+    "output_iqr",
     "step_condition",
     "NOISE_KINDS",
 ]
@@ -91,6 +94,35 @@ class MeanFieldProblem:
     x: torch.Tensor
     y: torch.Tensor
     x_test: torch.Tensor
+
+    def __post_init__(self) -> None:
+        # Checked once here, so every function that takes a problem can trust its shapes and dtype.
+        for name in ("x", "y", "x_test"):
+            t = getattr(self, name)
+            if not torch.is_tensor(t):
+                raise TypeError(f"MeanFieldProblem.{name} must be a torch tensor, got {type(t).__name__}")
+            if t.dtype not in (torch.float32, torch.float64):
+                raise TypeError(f"MeanFieldProblem.{name} must be float32 or float64, got {t.dtype}")
+            if t.requires_grad:
+                raise ValueError(f"MeanFieldProblem.{name} must not require grad (pass {name}.detach())")
+            if t.device.type != "cpu":
+                raise ValueError(f"MeanFieldProblem.{name} must be on the CPU, got {t.device}")
+            check_finite(f"MeanFieldProblem.{name}", t)
+        if self.x.dim() != 2 or self.x.shape[0] == 0 or self.x.shape[1] == 0:
+            raise ValueError(f"MeanFieldProblem.x must be (P, d) with P, d >= 1, got {tuple(self.x.shape)}")
+        if self.y.shape != self.x.shape[:1]:
+            raise ValueError(
+                f"MeanFieldProblem.y must be (P,) = ({self.x.shape[0]},), one target per row of x, got {tuple(self.y.shape)}"
+            )
+        if self.x_test.dim() != 2 or self.x_test.shape[0] == 0 or self.x_test.shape[1] != self.x.shape[1]:
+            raise ValueError(
+                f"MeanFieldProblem.x_test must be (Q, {self.x.shape[1]}) with Q >= 1, got {tuple(self.x_test.shape)}"
+            )
+        if not self.x.dtype == self.y.dtype == self.x_test.dtype:
+            raise TypeError(
+                f"MeanFieldProblem.x, y and x_test must share one dtype, got {self.x.dtype}, {self.y.dtype}, "
+                f"{self.x_test.dtype}"
+            )
 
     @property
     def input_dim(self) -> int:
@@ -146,20 +178,42 @@ def teacher_problem(
     return MeanFieldProblem(x=x[:n_train].to(dt), y=y.to(dt), x_test=x[n_train:].to(dt))
 
 
-def second_layer(width: int, *, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """The fixed second layer ``a_i = +1`` for even ``i``, ``-1`` for odd ``i``, shape ``(width,)``.
+def second_layer(
+    shape: int | Sequence[int], *, generator: SeedLike = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """The fixed second layer: iid Rademacher signs ``a_i`` (``+1`` or ``-1``, each with probability 1/2).
+
+    Drawing the signs iid (rather than fixing a pattern such as ``+1, -1, +1, ...``) makes
+    the initial pairs ``(w_i, a_i)`` iid, so the particles are exchangeable.
+
+    Parameters
+    ----------
+    shape : int or sequence of int
+        The width ``n``, or e.g. ``(seeds, n)``; every entry >= 1 (a width of zero has no network).
+    generator : None, int or torch.Generator
+        Seed of the signs.
+    dtype : torch.dtype, optional
+        float32 (default) or float64.
+
+    Returns
+    -------
+    torch.Tensor
+        Entries in ``{-1, +1}``, of the given shape.
 
     Examples
     --------
-    >>> second_layer(4)
-    tensor([ 1., -1.,  1., -1.])
+    >>> a = second_layer((3, 1000), generator=0)
+    >>> sorted(a.unique().tolist()), abs(float(a.mean())) < 0.1
+    ([-1.0, 1.0], True)
 
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
-    n = check_int("width", width, low=1)
-    a = torch.ones(n, dtype=resolve_dtype(dtype))
-    a[1::2] = -1
-    return a
+    dims = (shape,) if isinstance(shape, (int, np.integer)) or not isinstance(shape, Sequence) else tuple(shape)
+    if not dims:
+        raise ValueError("shape must hold at least one dimension (the width)")
+    dims = tuple(check_int(f"shape[{i}]" if len(dims) > 1 else "width", v, low=1) for i, v in enumerate(dims))
+    gen = torch_generator(generator, "cpu")
+    return torch.randint(0, 2, dims, generator=gen).to(resolve_dtype(dtype)).mul_(2).sub_(1)
 
 
 def _check_activation(activation: str) -> tuple[Callable, Callable]:
@@ -174,7 +228,7 @@ def network_output(weight: torch.Tensor, a: torch.Tensor, x: torch.Tensor, *, ac
     weight : torch.Tensor
         Neurons, ``(..., n, d)`` (leading dimensions: independent networks, e.g. seeds).
     a : torch.Tensor
-        Second layer, ``(n,)``.
+        Second layer, ``(n,)`` (shared) or ``(..., n)`` (one per network).
     x : torch.Tensor
         Inputs, ``(P, d)``.
     activation : {"relu", "tanh"}
@@ -187,7 +241,7 @@ def network_output(weight: torch.Tensor, a: torch.Tensor, x: torch.Tensor, *, ac
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
     phi, _ = _check_activation(activation)
-    return phi(weight @ x.T).transpose(-1, -2) @ a / a.shape[0]
+    return torch.matmul(phi(weight @ x.T).transpose(-1, -2), a.unsqueeze(-1)).squeeze(-1) / a.shape[-1]
 
 
 def drift(
@@ -204,7 +258,7 @@ def drift(
     weight : torch.Tensor
         ``(..., n, d)``.
     a : torch.Tensor
-        ``(n,)``.
+        ``(n,)`` or ``(..., n)``.
     x : torch.Tensor
         ``(P, d)``.
     residual : torch.Tensor
@@ -255,6 +309,7 @@ def _fused_step(
     n, d = weight.shape[-2:]
     w = weight.reshape(-1, n, d)
     bsz, npts = w.shape[0], x.shape[0]
+    a = a.expand(*lead, n).reshape(bsz, n)  # one row of signs per system
     # Nearly equal blocks of at least 2 seeds (torch's kernels round a batch of one differently).
     n_blocks = max(1, bsz // max(2, _BLOCK_BYTES // (n * npts * w.element_size())))
     bounds = [i * bsz // n_blocks for i in range(n_blocks + 1)]
@@ -272,15 +327,29 @@ def _fused_step(
         z = work[: s1 - s0]
         torch.mm(w[s0:s1].reshape(-1, d), x.T, out=z.view(-1, npts))
         h = z.relu_() if activation == "relu" else z.tanh_()
-        torch.bmm(a.view(1, 1, n).expand(s1 - s0, 1, n), h, out=out[s0:s1].unsqueeze(1))
+        torch.bmm(a[s0:s1].unsqueeze(1), h, out=out[s0:s1].unsqueeze(1))
         out[s0:s1].div_(n)  # (block, P)
         gate = h.sign_() if activation == "relu" else h.square_().neg_().add_(1.0)
         xr = (out[s0:s1] - y).unsqueeze(-1) * x_step  # (block, P, d)
-        torch.addcmul(w[s0:s1], a.unsqueeze(-1), torch.bmm(gate, xr), out=new[s0:s1])
+        torch.addcmul(w[s0:s1], a[s0:s1].unsqueeze(-1), torch.bmm(gate, xr), out=new[s0:s1])
     new = new.reshape(weight.shape)
     if noise is not None:
         new.add_(noise)
     return new, out.reshape(*lead, npts)
+
+
+def _check_step_tensors(weight: Any, a: Any, x: Any, y: Any, noise: Any) -> None:
+    """Types, dtypes and gradients of :func:`particle_step`'s tensors (its shapes are checked there)."""
+    named = {"weight": weight, "a": a, "x": x, "y": y, **({} if noise is None else {"noise": noise})}
+    for name, t in named.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating torch tensor, got {getattr(t, 'dtype', type(t).__name__)}")
+        if t.requires_grad:
+            raise ValueError(f"{name} must not require grad: the fused step writes in place (pass {name}.detach())")
+        if t.dtype != weight.dtype:
+            raise TypeError(f"{name} must have the dtype of weight ({weight.dtype}), got {t.dtype}")
+    if y.shape != x.shape[:1]:
+        raise ValueError(f"y must be (P,) = ({x.shape[0]},), one target per row of x, got {tuple(y.shape)}")
 
 
 def particle_step(
@@ -305,7 +374,7 @@ def particle_step(
     weight : torch.Tensor
         ``(..., n, d)``; leading dimensions are independent systems (seeds).
     a : torch.Tensor
-        ``(n,)``.
+        ``(n,)`` (shared) or ``weight.shape[:-1]`` (one row of signs per system).
     x, y : torch.Tensor
         Training inputs ``(P, d)`` and targets ``(P,)``.
     eta : float
@@ -322,10 +391,11 @@ def particle_step(
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
     _check_activation(activation)
-    eta = check_real("eta", eta, low=0.0, low_open=True)
-    if weight.dim() < 2 or weight.shape[-1] != x.shape[-1] or a.shape != weight.shape[-2:-1]:
+    eta = check_real("eta", eta, low=0.0, low_open=True, finite=True)
+    _check_step_tensors(weight, a, x, y, noise)
+    if weight.dim() < 2 or weight.shape[-1] != x.shape[-1] or a.shape not in (weight.shape[-2:-1], weight.shape[:-1]):
         raise ValueError(
-            f"weight must be (..., n, d) with a of shape (n,) and x of shape (P, d); got "
+            f"weight must be (..., n, d) with a of shape (n,) or (..., n) and x of shape (P, d); got "
             f"{tuple(weight.shape)}, {tuple(a.shape)}, {tuple(x.shape)}"
         )
     if noise is not None and noise.shape != weight.shape:
@@ -360,6 +430,13 @@ def _init(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> t
     return torch.randn(shape, generator=gen, dtype=dtype) / math.sqrt(shape[-1])
 
 
+def _signs(shape: tuple[int, ...], gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Rademacher signs of :func:`second_layer`, drawn from ``gen`` (an empty shape draws nothing)."""
+    if 0 in shape:
+        return torch.empty(shape, dtype=dtype)
+    return second_layer(shape, generator=gen, dtype=dtype)
+
+
 @dataclass
 class ParticleRun:
     """What :func:`run_particles` returns.
@@ -368,6 +445,8 @@ class ParticleRun:
     ----------
     weight : torch.Tensor
         Final neurons, ``(seeds, n, d)``; the first ``tagged`` rows of each seed are the tagged neurons.
+    a : torch.Tensor
+        The second layer, iid Rademacher signs, ``(seeds, n)``; fixed during training.
     train_output : torch.Tensor
         Outputs on the training inputs before each step and at the end, ``(steps + 1, seeds, P)``.
     test_output : torch.Tensor
@@ -382,6 +461,7 @@ class ParticleRun:
     train_output: torch.Tensor
     test_output: torch.Tensor
     snapshots: dict[int, torch.Tensor]
+    a: torch.Tensor
 
 
 def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
@@ -397,9 +477,9 @@ def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
     s = {**_DYNAMICS_DEFAULTS, **settings}
     _check_activation(s["activation"])
     return (
-        check_real("eta", s["eta"], low=0.0, low_open=True),
+        check_real("eta", s["eta"], low=0.0, low_open=True, finite=True),
         _noise_alpha(s["alpha"]),
-        check_real("sigma", s["sigma"], low=0.0),
+        check_real("sigma", s["sigma"], low=0.0, finite=True),
         s["activation"],
         check_choice("noise", s["noise"], NOISE_KINDS),
     )
@@ -407,6 +487,11 @@ def _dynamics(**settings: Any) -> tuple[float, float | None, float, str, str]:
 
 #: Defaults of the settings of the dynamics (those of :func:`run_particles`).
 _DYNAMICS_DEFAULTS: dict[str, Any] = {"eta": 0.1, "alpha": None, "sigma": 0.0, "activation": "relu", "noise": "per_weight"}
+
+
+def _check_problem(problem: Any) -> None:
+    if not isinstance(problem, MeanFieldProblem):
+        raise TypeError(f"problem must be a MeanFieldProblem (see teacher_problem), got {type(problem).__name__}")
 
 
 def _check_run_args(width, seeds, steps, eta, alpha, sigma, activation, tagged, noise):
@@ -438,8 +523,8 @@ def run_particles(
     """Train ``seeds`` independent mean-field networks of one width, all seeds in one tensor.
 
     Each step is :func:`particle_step` with noise ``sigma * eta**(1/alpha) * S``
-    (no noise when ``alpha`` is None or ``sigma = 0``). Initial neurons are
-    ``N(0, I_d / d)``.
+    (no noise when ``alpha`` is None or ``sigma = 0``). Initial pairs are iid:
+    ``w_i ~ N(0, I_d / d)`` and an independent Rademacher sign ``a_i`` (:func:`second_layer`).
 
     Parameters
     ----------
@@ -463,7 +548,7 @@ def run_particles(
         (every projection ``SaS(alpha, 1)``).
     tagged : int
         Number of tagged neurons (the first rows of each seed), whose initial
-        weights and noise come from ``tag_generator``: the same for every width.
+        weights, signs and noise come from ``tag_generator``: the same for every width.
     snapshot_steps : sequence of int
         Steps (0 to ``steps``) at which to keep a copy of the neurons.
     loop_over_seeds : bool
@@ -479,11 +564,13 @@ def run_particles(
 
     Notes
     -----
-    Per step the random numbers are one ``(seeds, tagged, d)`` draw from the tagged
-    stream and one ``(seeds, width - tagged, d)`` draw from the other, so the tagged
-    neurons' paths do not depend on ``width``. Introduced in the chapter
+    Each stream first draws its neurons' initial weights, then their signs; per step the
+    random numbers are one ``(seeds, tagged, d)`` draw from the tagged stream and one
+    ``(seeds, width - tagged, d)`` draw from the other, so the tagged neurons' paths do
+    not depend on ``width``. Introduced in the chapter
     *Mean-field limits of two-layer networks*.
     """
+    _check_problem(problem)
     width, seeds, steps, eta, alpha, sigma, tagged = _check_run_args(
         width, seeds, steps, eta, alpha, sigma, activation, tagged, noise
     )
@@ -495,9 +582,10 @@ def run_particles(
         tag_generator = int(torch.randint(0, 2**62, (1,), generator=gen))
     tgen = torch_generator(tag_generator, "cpu")
     d = problem.input_dim
-    a = second_layer(width, dtype=dt)
     tag_shape, rest_shape = (seeds, tagged, d), (seeds, width - tagged, d)
-    w = torch.cat([_init(tag_shape, tgen, dt), _init(rest_shape, gen, dt)], dim=1)
+    w_tag, a_tag = _init(tag_shape, tgen, dt), _signs(tag_shape[:-1], tgen, dt)
+    w_rest, a_rest = _init(rest_shape, gen, dt), _signs(rest_shape[:-1], gen, dt)
+    w, a = torch.cat([w_tag, w_rest], dim=1), torch.cat([a_tag, a_rest], dim=1)
     outputs = []
     snapshots = {0: w.clone()} if 0 in snaps else {}
 
@@ -506,7 +594,7 @@ def run_particles(
     def step(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not loop_over_seeds:
             return _fused_step(w, a, problem.x, problem.y, eta, activation, None, buffers)
-        pairs = [_fused_step(w[s], a, problem.x, problem.y, eta, activation, None, buffers) for s in range(seeds)]
+        pairs = [_fused_step(w[s], a[s], problem.x, problem.y, eta, activation, None, buffers) for s in range(seeds)]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     for k in range(steps):
@@ -525,6 +613,7 @@ def run_particles(
         train_output=torch.stack(outputs),
         test_output=network_output(w, a, problem.x_test, activation=activation),
         snapshots=snapshots,
+        a=a,
     )
 
 
@@ -543,8 +632,9 @@ def limit_chain(
     the mean field ``mu_k`` enters only through its outputs ``reference_output[k]``
     on the training inputs (estimated by a very wide reference system). With the
     same ``tag_generator`` as :func:`run_particles`, each copy starts from the tagged
-    neuron's initial weights and receives its noise path: the two differ only
-    through the drift (synchronous coupling). Copies are independent of each other.
+    neuron's initial weights, carries its sign (``ParticleRun.a[:, :tagged]``) and
+    receives its noise path: the two differ only through the drift (synchronous
+    coupling). Copies are independent of each other.
 
     Parameters
     ----------
@@ -567,8 +657,10 @@ def limit_chain(
 
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
+    _check_problem(problem)
     if not torch.is_tensor(reference_output) or reference_output.dim() != 2:
         raise ValueError("reference_output must be a tensor of shape (steps, P)")
+    check_finite("reference_output", reference_output)
     if reference_output.shape[1] != problem.x.shape[0]:
         raise ValueError(
             f"reference_output must have P = {problem.x.shape[0]} columns, got {reference_output.shape[1]}"
@@ -580,8 +672,7 @@ def limit_chain(
     dt = problem.x.dtype
     tgen = torch_generator(tag_generator, "cpu")
     shape = (seeds, tagged, problem.input_dim)
-    a = second_layer(tagged, dtype=dt)
-    w = _init(shape, tgen, dt)
+    w, a = _init(shape, tgen, dt), _signs(shape[:-1], tgen, dt)
     for k in range(steps):
         xi = _draw_noise(alpha, sigma, eta, shape, noise, tgen, dt)
         w = w + eta * drift(w, a, problem.x, reference_output[k].to(dt) - problem.y, activation=activation)
@@ -640,11 +731,15 @@ def train_meanfield(
 
     if not isinstance(net, MeanFieldNet):
         raise TypeError(f"net must be a htsgd.nets.MeanFieldNet, got {type(net).__name__}")
-    eta = check_real("eta", eta, low=0.0, low_open=True)
+    eta = check_real("eta", eta, low=0.0, low_open=True, finite=True)
     steps = check_int("steps", steps, low=0)
     alpha = _noise_alpha(alpha)
-    sigma = check_real("sigma", sigma, low=0.0)
+    sigma = check_real("sigma", sigma, low=0.0, finite=True)
     check_choice("noise", noise, NOISE_KINDS)
+    for name, t in (("x", x), ("y", y)):
+        if not torch.is_tensor(t) or t.dtype != net.weight.dtype:
+            raise TypeError(f"{name} must be a tensor of the network's dtype {net.weight.dtype}, "
+                            f"got {getattr(t, 'dtype', type(t).__name__)}")
     y = y.reshape(-1, 1)
     if x.dim() != 2 or x.shape[0] != y.shape[0] or x.shape[1] != net.input_dim:
         raise ValueError(f"x must be (P, {net.input_dim}) with P = len(y), got {tuple(x.shape)} and {len(y)}")
@@ -665,8 +760,56 @@ def train_meanfield(
     return losses
 
 
+def output_iqr(test_output: torch.Tensor) -> float:
+    """Interquartile range over seeds of the output averaged over the test inputs.
+
+    The spread of the trained output across seeds that exists for every noise: with a ReLU
+    network and ``alpha < 2`` the output has infinite variance at every width (the weights
+    contain the Levy increments), so a sample variance estimates nothing, while quantiles exist.
+
+    Parameters
+    ----------
+    test_output : torch.Tensor
+        ``(seeds, Q)`` (``ParticleRun.test_output``) or ``(seeds,)``; at least 2 seeds, finite.
+
+    Returns
+    -------
+    float
+        ``q_0.75 - q_0.25`` of the seeds' mean outputs (linear interpolation between order
+        statistics, numpy's default).
+
+    Examples
+    --------
+    >>> output_iqr(torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0]]))
+    2.0
+
+    Introduced in the chapter *Mean-field limits of two-layer networks*.
+    """
+    if not torch.is_tensor(test_output) or not test_output.is_floating_point():
+        raise TypeError(f"test_output must be a floating torch tensor, got {type(test_output).__name__}")
+    if test_output.dim() not in (1, 2) or test_output.shape[0] < 2 or test_output.numel() == 0:
+        raise ValueError(f"test_output must be (seeds, Q) or (seeds,) with at least 2 seeds, got {tuple(test_output.shape)}")
+    if not bool(torch.isfinite(test_output).all()):
+        raise ValueError("test_output must be finite (a diverged run has no spread)")
+    out = test_output.reshape(test_output.shape[0], -1).double().mean(dim=1)
+    q = torch.quantile(out, torch.tensor([0.25, 0.75], dtype=torch.float64))
+    return float(q[1] - q[0])
+
+
 def step_condition(width: Any, alpha: float) -> Any:
     """The theorem's step-size condition ``eta <= n**(-alpha/2 - 1)``.
+
+    Parameters
+    ----------
+    width : int or array_like of int
+        Widths ``n >= 1`` (integers: ``2.5``, ``True``, NaN and ``inf`` are refused).
+    alpha : float
+        Noise index in (0, 2].
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The largest allowed step, of the shape of ``width``.
 
     Examples
     --------
@@ -676,8 +819,16 @@ def step_condition(width: Any, alpha: float) -> Any:
     Introduced in the chapter *Mean-field limits of two-layer networks*.
     """
     alpha = check_real("alpha", alpha, low=0.0, high=2.0, low_open=True)
-    n = np.asarray(width, dtype=float)
-    if np.any(n < 1):
-        raise ValueError(f"width must be >= 1, got {width!r}")
+    if np.ndim(width) == 0:
+        n = np.asarray(check_int("width", width, low=1), dtype=float)
+    else:
+        arr = np.asarray(width)
+        if arr.size == 0:
+            raise ValueError("width must hold at least one width, got an empty array")
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"width must be an integer or an array of integers, got dtype {arr.dtype}")
+        if (arr < 1).any():
+            raise ValueError(f"width must hold integers >= 1, got {width!r}")
+        n = arr.astype(float)
     out = n ** (-alpha / 2 - 1)
     return float(out) if out.ndim == 0 else out

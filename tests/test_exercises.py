@@ -117,7 +117,21 @@ INDEPENDENT = {
     "ex-meanfield-3": lambda: 256 ** (2 / 3),  # ((n eta) / eta)^(1/alpha) at n = 256, alpha = 1.5
     "ex-meanfield-5": lambda: 20 * 1024**1.875,  # t / eta with eta = n^(-alpha/2 - 1), alpha = 1.75
     "ex-chaos-1": lambda: 2 / 9,
+    "ex-chaos-6": lambda: _relu_drift_jump(),  # the jump measured with hs.meanfield.drift, not the formula
 }
+
+
+def _relu_drift_jump() -> float:
+    """|b(w0 + eps u) - b(w0 - eps u)| for a neuron on the hyperplane <w, x_p> = 0 (p: the largest target), residual
+    -y, a = +1, eps = 1e-9: below the distance of w0 to every other hyperplane, so only the p-th gate switches."""
+    p = hs.meanfield.teacher_problem(generator=2024, dtype=torch.float64)
+    i = int(torch.argmax(p.y))
+    u = p.x[i] / p.x[i].norm()
+    w0 = torch.randn(p.x.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    w0 = w0 - (w0 @ u) * u
+    one = torch.ones(1, dtype=torch.float64)
+    b = [hs.meanfield.drift((w0 + s * 1e-9 * u).unsqueeze(0), one, p.x, -p.y) for s in (1, -1)]
+    return float((b[0] - b[1]).norm())
 
 
 @pytest.mark.parametrize("label", sorted(INDEPENDENT))
@@ -399,3 +413,29 @@ def test_book_student_has_no_solutions(tmp_path):
     assert not (site / "_sources").exists()
     assert "download-source-button" not in page and "colab.research.google.com" not in page
     assert "exercises without solutions" in page
+
+
+def test_alternating_layer_breaks_exchangeability():
+    """ex-meanfield-6: the reference (particle_step, float32) against a plain float64 loop over hs.meanfield.drift
+    on the same initial weights; with the alternating layer neuron 1 (a = +1) ends larger than neuron 2 (a = -1) in
+    (nearly) every network, far from the 1/2 that exchangeable particles give. One network of 64 may flip between
+    the two precisions, hence 1/64."""
+    p = hs.meanfield.teacher_problem(generator=2024)
+    x, y = p.x.double(), p.y.double()
+    w = torch.randn(64, 32, 10, generator=torch.Generator().manual_seed(2024), dtype=p.x.dtype).double() / 10**0.5
+    a = torch.tensor([1.0, -1.0], dtype=torch.float64).repeat(16)
+    for _ in range(100):
+        w = w + 0.1 * hs.meanfield.drift(w, a, x, hs.meanfield.network_output(w, a, x) - y)
+    norms = w.norm(dim=-1)
+    independent = float((norms[:, 0] > norms[:, 1]).double().mean())
+    assert independent >= 0.9
+    assert ex.reference("ex-meanfield-6") == pytest.approx(independent, abs=1 / 64)
+
+
+def test_frobenius_norm_of_stable_columns_grows_like_n_to_the_one_over_alpha():
+    """ex-chaos-7: the squared norm is a sum of n terms of tail index alpha/2 < 1, so the median norm grows like
+    n^(1/alpha) (L^1 bridge's denominator); at n = 64 to 4096 the bulk lowers the fitted slope by at most about
+    0.02 (0.656 to 0.683 over three seeds of the exercise), so 0.04 around 1/alpha; 1/2 (light tails) is rejected."""
+    value = ex.reference("ex-chaos-7")
+    assert value == pytest.approx(1 / 1.5, abs=0.04)
+    assert value > 0.6

@@ -59,9 +59,9 @@ REFERENCES: list[Reference] = [
         "Solve P(|X| > t) = kappa for t, then divide E[X^2 1{|X| <= t}] by E[X^2] and take the square root.",
     ),
     Reference(
-        "ex-compressibility-2", "the limit of the relative error for Student-t entries (nu = 3) at kappa = 0.1",
+        "ex-compressibility-2", "the limit of the relative error for Student-t entries (df = 3) at kappa = 0.1",
         _student3_limit, 1e-3, 0.0, ROUNDING,
-        "nu = 3 has finite variance (E X^2 = 3): use the finite-variance limit with t the (1 - kappa/2) "
+        "df = 3 has finite variance (E X^2 = 3): use the finite-variance limit with t the (1 - kappa/2) "
         "quantile of scipy.stats.t(3).",
     ),
     Reference(
