@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -544,8 +545,16 @@ def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]]
     return out
 
 
+PACKAGED_WIDTH_RUNS = ("relu", "tanh")
+"""Names of the large-width runs that ship with the package (``htsgd/runs/chaos-widths/NAME``)."""
+
+
 def load_width_runs(folder: str | os.PathLike) -> tuple[dict[str, tuple[Any, dict]], dict]:
     """Read runs written by :func:`save_width_runs`: ``({name: (table, samples)}, provenance)``.
+
+    ``folder`` is a folder, or the name of a run shipped with the package (one of
+    :data:`PACKAGED_WIDTH_RUNS`: the chapter's committed ReLU and tanh runs), so the chapter
+    reads them from a plain install (Colab, Binder) as from a clone.
 
     ``samples`` has the arrays of ``chaos_experiment(..., return_samples=True)``; the table's
     ``attrs`` are restored from the provenance.
@@ -557,6 +566,8 @@ def load_width_runs(folder: str | os.PathLike) -> tuple[dict[str, tuple[Any, dic
     import pandas as pd
 
     src = Path(folder)
+    if not src.is_dir() and str(folder) in PACKAGED_WIDTH_RUNS:
+        src = Path(str(resources.files("htsgd.runs") / "chaos-widths" / str(folder)))
     prov_path = src / "provenance.json"
     if not prov_path.is_file():
         raise FileNotFoundError(f"{prov_path} is missing: regenerate the runs with the command in the folder's README")

@@ -1,4 +1,4 @@
-"""Regenerate the committed large-width propagation-of-chaos runs (``results/chaos-widths/``).
+"""Regenerate the committed large-width propagation-of-chaos runs (``htsgd/runs/chaos-widths/``, shipped with the package).
 
     .venv/bin/python scripts/chaos_widths.py --activation relu [--seeds 32] [--max-width 16384]
 
@@ -6,7 +6,7 @@ Runs :func:`htsgd.chaos.chaos_experiment` with the chapter's settings (teacher t
 ``eta = 0.1``, 200 steps, ``alpha = 1.5``, ``sigma = 0.03``, seed 2024) at widths
 16, 32, ..., ``--max-width`` (reference 8 times wider, and its half-width check), one torch
 thread, and writes the table, the per-seed samples and the provenance (commit, versions,
-times, load) to ``results/chaos-widths/ACTIVATION/`` with
+times, load) to ``htsgd/runs/chaos-widths/ACTIVATION/`` with
 :func:`htsgd.chaos.save_width_runs`. The chapter *Propagation of chaos* reads them with
 :func:`htsgd.chaos.load_width_runs`, so it keeps its time budget.
 """
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--max-width", type=int, default=16384)
     parser.add_argument("--alpha", type=float, default=1.5)
     parser.add_argument("--sigma", type=float, default=0.03)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "chaos-widths")
+    parser.add_argument("--out", type=Path, default=ROOT / "htsgd" / "runs" / "chaos-widths")
     args = parser.parse_args()
     torch.set_num_threads(1)
     widths = [int(w) for w in 2 ** np.arange(4, int(np.log2(args.max_width)) + 1)]

@@ -309,3 +309,23 @@ def test_chaos_experiment_refuses_bad_arguments_by_name():
         ch.chaos_experiment([8], return_samples="yes")
     with pytest.raises(TypeError, match="MeanFieldProblem"):
         ch.chaos_experiment([8], steps=1, reference_width=16, problem="teacher")
+
+
+def test_packaged_width_runs_load_by_name_from_the_installed_package():
+    # The chapter reads the committed large-width runs by name, so a plain install (Colab, Binder)
+    # must carry them as package data (pyproject's [tool.setuptools.package-data] "htsgd.runs").
+    import tomllib
+
+    from conftest import ROOT
+
+    for name in hs.chaos.PACKAGED_WIDTH_RUNS:
+        runs, provenance = hs.chaos.load_width_runs(name)
+        table, samples = runs[name]
+        assert table["width"].max() >= 16384 and samples["coupling"].shape[1] == len(table)
+        assert provenance["settings"][name]
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["htsgd.runs"]
+    shipped = {p.relative_to(ROOT / "htsgd" / "runs").as_posix()
+               for pattern in data for p in (ROOT / "htsgd" / "runs").glob(pattern)}
+    on_disk = {p.relative_to(ROOT / "htsgd" / "runs").as_posix()
+               for p in (ROOT / "htsgd" / "runs" / "chaos-widths").rglob("*") if p.is_file()}
+    assert on_disk <= shipped, f"not shipped: {sorted(on_disk - shipped)}"
