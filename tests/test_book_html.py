@@ -1,7 +1,7 @@
 """The built HTML book, checked in a real browser with the network cut off.
 
 One strict build (``-W -n --keep-going``, every chapter executed, every warning an
-error) feeds every test here. Pages are served on 127.0.0.1 and opened in Debian's
+error; the session's, tests/conftest.py, which the chapter tests share) feeds every test here. Pages are served on 127.0.0.1 and opened in Debian's
 headless Chromium through playwright; every request to another host is blocked and
 recorded, so the checks below hold for a reader with no internet:
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import shutil
 import threading
@@ -31,12 +30,10 @@ import pytest
 import yaml
 from page_checks import html_number_problems
 
-from conftest import ROOT
+from conftest import HTML, ROOT
 
 pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]
 
-# HTSGD_BOOK_HTML=<folder> checks an existing build (e.g. of a few chapters) instead of building.
-HTML = Path(os.environ.get("HTSGD_BOOK_HTML", ROOT / "_build" / "html"))
 
 
 def _pages() -> list[str]:
@@ -56,15 +53,9 @@ def _is_notebook(page: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def built_book() -> Path:
-    if os.environ.get("HTSGD_BOOK_HTML"):
-        assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
-        return HTML
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    status = module.build(execute=os.environ.get("BOOK_EXECUTE", "force"))
-    assert status == 0, "the strict book build failed: see the Sphinx warnings above"
+def built_book(book_build) -> Path:
+    """The session's strict build (tests/conftest.py), which must have succeeded."""
+    assert book_build["status"] == 0, "the strict book build failed: see the Sphinx warnings above"
     assert (HTML / "index.html").is_file()
     return HTML
 
