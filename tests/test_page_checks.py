@@ -83,3 +83,23 @@ def test_numpy_scalar_reprs_and_notebook_outputs():
         "display_data", {"text/html": pd.DataFrame({"seeds": [5.0]}).to_html(), "text/plain": "..."})]
     nb.cells = [shown, hidden, table]
     assert notebook_number_problems(nb) == ["cell 0: numpy scalar repr np.float64(", "cell 2: seeds: 5.0"]
+
+
+def test_the_committed_machine_measurement_is_current_and_read_by_the_status_page():
+    """benchmarks/results/machines.json (glued on the status page) was written with the settings the
+    benchmark and the plain-install test use, and holds what the status page reads."""
+    import importlib.util
+    import json
+
+    from conftest import BOOK, ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_machines", ROOT / "benchmarks" / "bench_machines.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    measured = json.loads((ROOT / "benchmarks" / "results" / "machines.json").read_text())
+    assert measured["settings"] == bench.SETTINGS
+    assert all(measured["kernels_differ"].values()), "the emulation must change torch's kernels"
+    assert measured["cells"] and set(measured["largest_difference"]) == set(bench.REPORTED)
+    for cell in measured["cells"]:
+        assert set(cell["native"]) == set(cell["emulated"]) == set(bench.REPORTED)
+    assert "machines.json" in (BOOK / "status.md").read_text()

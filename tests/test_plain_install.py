@@ -57,8 +57,6 @@ LIMIT_MB = 2048  # Binder's memory limit
 BINDER_CPUS = 2
 CELL_TIMEOUT_S = 600
 KERNEL = "htsgd-plain-install"
-# Another machine's kernels (see the module's docstring); the probe checks that torch uses them.
-OTHER_MACHINE = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
 # The explorers must work with the ipywidgets Colab ships (the notebook extra allows it, so Colab
 # needs no restart); the book's own environment (requirements.txt) runs them with ipywidgets 8.
 COLAB_IPYWIDGETS = "ipywidgets==7.7.1"
@@ -66,6 +64,11 @@ COLAB_IPYWIDGETS = "ipywidgets==7.7.1"
 spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync)
+spec = importlib.util.spec_from_file_location("bench_machines", ROOT / "benchmarks" / "bench_machines.py")
+bench_machines = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_machines)
+# Another machine's kernels, as benchmarks/bench_machines.py measured them; the probe checks that torch uses them.
+OTHER_MACHINE = bench_machines.SETTINGS["emulated"]
 
 PROBE = """\
 import json, os, re, resource, htsgd, torch
