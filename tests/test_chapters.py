@@ -84,3 +84,30 @@ def test_chapter_executes(book_build, chapter):
         pytest.fail(f"{chapter} failed in the book build:\n{report.read_text()[-6000:]}")
     problems = chapter_problems(_executed(book_build, chapter))
     assert not problems, f"{chapter}: {problems[:5]}"
+
+
+def test_the_execution_cache_is_keyed_on_what_the_chapters_compute_from(tmp_path):
+    """jupyter-cache keys a chapter on its code only; scripts/build_book.py puts the cache in a folder named
+    by the package, the committed results and torch's kernel settings, and removes the other folders, so a
+    change to htsgd never reuses a stale execution (the reason CI used to force every execution)."""
+    from conftest import load_script
+
+    build_book = load_script("build_book")
+    (tmp_path / "htsgd").mkdir()
+    (tmp_path / "htsgd" / "core.py").write_text("x = 1\n")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "chapter.md").write_text("prose\n")
+    env = {"HTSGD_BOOK_BUILD": "1"}
+    first = build_book.inputs_fingerprint(env, root=tmp_path)
+    (tmp_path / "book" / "chapter.md").write_text("other prose\n")  # the chapter itself: jupyter-cache's job
+    assert build_book.inputs_fingerprint(env, root=tmp_path) == first
+    assert build_book.inputs_fingerprint({**env, "ATEN_CPU_CAPABILITY": "default"}, root=tmp_path) != first
+    (tmp_path / "htsgd" / "core.py").write_text("x = 2\n")
+    assert build_book.inputs_fingerprint(env, root=tmp_path) != first
+
+    build = tmp_path / "_build"
+    stale = build / ".jupyter_cache" / "0123456789abcdef"
+    stale.mkdir(parents=True)
+    current = build_book.execution_cache(build, env)
+    assert current.parent == stale.parent and current.name == build_book.inputs_fingerprint(env)
+    assert not stale.exists()
