@@ -14,9 +14,9 @@ the processes it started (sweep workers): as if every worker reached the largest
 while the kernel was at its own.
 
 The kernel also runs as on another machine (issue 19 §1): ``ATEN_CPU_CAPABILITY=default`` (torch's
-scalar kernels, as on a CPU without AVX2) and ``MKL_CBWR=COMPATIBLE`` (MKL's kernels for any x86 CPU),
-the two settings that change torch's results here (benchmarks/bench_machines.py measures how much the
-book's numbers move under them). The chapters' own hidden checks (their glued sentences agree with their
+kernels for a CPU without AVX2), which changes matrix products, sums, transcendental functions and
+training runs here (benchmarks/bench_machines.py chose it and measures how much the book's numbers move
+under it; it costs up to about 50 % more CPU time on training, 15 % on stable sampling). The chapters' own hidden checks (their glued sentences agree with their
 tables) therefore run on another machine's numbers, and the page checks of how numbers print
 (tests/page_checks.py: count columns print integers, no numpy scalar reprs), which the HTML test runs on
 the developer build, run here on every executed notebook's outputs. This is the reader's path, so the
