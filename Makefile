@@ -8,7 +8,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.htsgd-installed
 OFFLINE := book/_static/offline/.complete
-# Locally the book reuses executed chapters (cache); CI sets BOOK_EXECUTE=force.
+# Locally the book and the tests reuse executed chapters whose code and inputs did not change (cache,
+# scripts/build_book.py); CI sets BOOK_EXECUTE=force.
 BOOK_EXECUTE ?= cache
 export PYTHONHASHSEED := 0
 

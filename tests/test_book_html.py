@@ -1,7 +1,7 @@
 """The built HTML book, checked in a real browser with the network cut off.
 
 One strict build (``-W -n --keep-going``, every chapter executed, every warning an
-error) feeds every test here. Pages are served on 127.0.0.1 and opened in Debian's
+error; the session's, tests/conftest.py, which the chapter tests share) feeds every test here. Pages are served on 127.0.0.1 and opened in Debian's
 headless Chromium through playwright; every request to another host is blocked and
 recorded, so the checks below hold for a reader with no internet:
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import shutil
 import threading
@@ -29,13 +28,12 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from page_checks import html_number_problems
 
-from conftest import ROOT
+from conftest import HTML, ROOT
 
 pytestmark = [pytest.mark.book, pytest.mark.browser, pytest.mark.slow]
 
-# HTSGD_BOOK_HTML=<folder> checks an existing build (e.g. of a few chapters) instead of building.
-HTML = Path(os.environ.get("HTSGD_BOOK_HTML", ROOT / "_build" / "html"))
 
 
 def _pages() -> list[str]:
@@ -55,15 +53,9 @@ def _is_notebook(page: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def built_book() -> Path:
-    if os.environ.get("HTSGD_BOOK_HTML"):
-        assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
-        return HTML
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    status = module.build(execute=os.environ.get("BOOK_EXECUTE", "force"))
-    assert status == 0, "the strict book build failed: see the Sphinx warnings above"
+def built_book(book_build) -> Path:
+    """The session's strict build (tests/conftest.py), which must have succeeded."""
+    assert book_build["status"] == 0, "the strict book build failed: see the Sphinx warnings above"
     assert (HTML / "index.html").is_file()
     return HTML
 
@@ -289,7 +281,8 @@ def test_notebook_equation_numbers_match_the_book(built_book, page_name):
 @pytest.mark.parametrize("page_name", _pages())
 def test_pages_read_cleanly(browser, built_book, page_name):
     """Bookkeeping cells (only glue calls) are hidden, code wraps, output tables scroll, numbers print plainly:
-    no numpy scalar repr (np.float64(...)) in any output, and no table column of integers printed as floats."""
+    no numpy scalar repr (np.float64(...)) in any output, and every table column whose header names a count
+    (iterations, seeds, width, ...) prints integers (tests/page_checks.py; judged by the header, not the data)."""
     context, page, _, _ = _open(browser, (HTML / f"{page_name}.html").as_uri(), idle=False)
     try:
         report = page.evaluate(r"""() => {
@@ -303,23 +296,13 @@ def test_pages_read_cleanly(browser, built_book, page_name):
             .filter(e => getComputedStyle(e).whiteSpace !== 'pre-wrap').length;
           const unscrolled = Array.from(document.querySelectorAll('.cell_output table'))
             .filter(t => getComputedStyle(t).overflowX !== 'auto').length;
-          const outputs = Array.from(document.querySelectorAll('.cell_output')).map(e => e.textContent).join('\n');
-          const reprs = (outputs.match(/np\.(float|int|bool_)\w*\(/g) || []).slice(0, 3);
-          const floatInts = [];
-          document.querySelectorAll('.cell_output table').forEach(t => {
-            const rows = Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.textContent.trim()));
-            if (!rows.length) return;
-            for (let j = 0; j < rows[0].length; j++) {
-              const col = rows.map(r => r[j]).filter(v => v !== undefined && v !== '' && v !== 'NaN');
-              if (col.length && col.every(v => /^-?\d+\.0$/.test(v))) floatInts.push(col.slice(0, 3).join(', '));
-            }
-          });
-          return {bookkeeping: bookkeeping.map(t => t.slice(0, 80)), unwrapped, unscrolled, reprs, floatInts};
+          const outputs = Array.from(document.querySelectorAll('.cell_output')).map(e => e.outerHTML);
+          return {bookkeeping: bookkeeping.map(t => t.slice(0, 80)), unwrapped, unscrolled, outputs};
         }""")
         assert not report["bookkeeping"], f"visible bookkeeping cells (tag them remove-input): {report['bookkeeping']}"
         assert report["unwrapped"] == 0, "long code lines must wrap"
         assert report["unscrolled"] == 0, "wide output tables must scroll"
-        assert not report["reprs"], f"numpy scalar reprs printed: {report['reprs']}"
-        assert not report["floatInts"], f"integer columns printed as floats: {report['floatInts']}"
+        problems = [p for html in report["outputs"] for p in html_number_problems(html)]
+        assert not problems, f"numbers printed wrongly (count columns must print integers): {problems[:5]}"
     finally:
         context.close()

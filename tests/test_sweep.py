@@ -405,8 +405,6 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
 
 
 def test_run_cell_on_a_tiny_teacher_student(tmp_path):
-    for module in ("data", "train", "compress", "tails", "nets", "optim"):
-        pytest.importorskip(f"htsgd.{module}")
     cfg = SweepConfig(
         name="tiny",
         base=ExperimentConfig(

@@ -8,6 +8,9 @@ cell, saying which) or fails before computing anything, naming the path.
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
 import os
 import random
@@ -193,18 +196,49 @@ def test_unusable_cache_or_results_fail_before_any_cell_runs(tmp_path):
     assert executions(counter) == 0
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_cache_fails_before_any_cell_runs(tmp_path):
+def _deny_writes_under(monkeypatch, folder: Path) -> None:
+    """Every write under ``folder`` fails with EACCES, as in a read-only folder. Simulated, not done
+    with permissions: root (CI) writes anywhere, and a read-only bind mount needs privileges. Both ways
+    of opening a file for writing are covered: ``open``/``io.open`` (``Path.write_bytes``, ...) and
+    ``os.open`` (``tempfile.mkstemp``, ...)."""
+    real_open, real_os_open = io.open, os.open
+    root = folder.resolve()
+
+    def inside(path) -> bool:
+        return not isinstance(path, int) and Path(os.fsdecode(path)).resolve().is_relative_to(root)
+
+    def denied(path):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        if set(mode) & set("wax+") and inside(file):
+            raise denied(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def fake_os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+            raise denied(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    for module, name, fake in ((io, "open", fake_open), (builtins, "open", fake_open), (os, "open", fake_os_open)):
+        monkeypatch.setattr(module, name, fake)
+
+
+def test_unwritable_cache_fails_before_any_cell_runs(tmp_path, monkeypatch):
     counter = tmp_path / "count.txt"
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
+    cfg = toy_sweep(tmp_path, counter=str(counter))
+    with monkeypatch.context() as patch:
+        _deny_writes_under(patch, locked)
+        with pytest.raises(PermissionError):  # the simulation holds for both ways of writing
+            (locked / "probe").write_bytes(b"")
+        with pytest.raises(PermissionError):
+            os.open(locked / "probe", os.O_WRONLY | os.O_CREAT)
         with pytest.raises(CacheError, match="not writable"):
-            _run(toy_sweep(tmp_path, counter=str(counter)), locked)
-    finally:
-        locked.chmod(0o700)
+            _run(cfg, locked)
     assert executions(counter) == 0
+    assert list(locked.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- temporary files

@@ -15,6 +15,9 @@ second keeps the same overall timeout without the hang.
 (through the ``htsgd_book`` Sphinx extension), ``scripts/run_chapter.py``, the
 plain-install notebook test and nbgrader (through its ``nbgrader_config.py``) call it.
 
+The patched kernel start also records the execution (``execution_log``: one line per notebook when
+``$HTSGD_EXECUTION_LOG`` is set), which is how the test suite counts executions of the chapters.
+
 Both ways of starting the kernel client are patched. ``NotebookClient.execute`` (the book
 build, ``run_chapter``) goes through ``async_setup_kernel`` and ``async_start_new_kernel_client``;
 nbconvert's ``ExecutePreprocessor``, which nbgrader's ``autograde`` and ``validate`` use, goes
@@ -30,6 +33,7 @@ from queue import Empty
 from time import monotonic
 from typing import Any
 
+import execution_log  # book/_ext, next to this module, is on sys.path wherever this one is imported
 from jupyter_core.utils import ensure_async, run_sync
 
 _SLICE_S = 1.0
@@ -58,6 +62,7 @@ def install() -> None:
     start = NotebookClient.async_start_new_kernel_client
 
     async def async_start_new_kernel_client(self, *args: Any, **kwargs: Any):
+        execution_log.record(self.nb, self.kernel_name)  # one kernel start per executed notebook
         client = await start(self, *args, **kwargs)
         channel = self.kc.shell_channel
         channel.get_msg = _sliced(channel.get_msg)

@@ -1,0 +1,132 @@
+"""Each chapter executes exactly twice per test session (issue 19 §6).
+
+Once in the developer environment, by the strict book build that the chapter tests and the page tests
+share (tests/conftest.py ``book_build``), and once from the plain install (tests/test_plain_install.py);
+nbgrader's autograde of one chapter (tests/test_exercises.py, two submissions) is the one exception. Every
+execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
+execute chapters add an event saying they ran and how; :func:`count_problems` reads the log. The session's
+count runs last (tests/conftest.py moves it), so it sees every execution of the session; when only some
+tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+
+import execution_log
+import pytest
+
+from conftest import BOOK
+
+PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
+NBGRADER_SUBMISSIONS = 2  # tests/test_exercises.py autogrades two students' copies of one chapter
+
+
+def chapter_titles() -> dict[str, str]:
+    """Every chapter's title (its first level-1 heading), to its file name."""
+    titles = {}
+    for path in sorted(BOOK.glob("*.md")):
+        text = path.read_text()
+        if text.startswith("---\njupytext:"):
+            titles[re.search(r"^# (.+?)\s*$", text, flags=re.M).group(1)] = path.name
+    return titles
+
+
+def _kind(execution: dict) -> str:
+    if execution["kernel"] == PLAIN_KERNEL:
+        return "plain"
+    if execution["program"] == "nbgrader":
+        return "nbgrader"
+    return "dev"
+
+
+def count_problems(executions: list[dict], events: list[dict], titles: dict[str, str]) -> list[str]:
+    """What is wrong with the executions of a session's log, given what ran (its events)."""
+    counts = Counter((titles[e["title"]], _kind(e)) for e in executions if e["title"] in titles)
+    builds = [e["mode"] for e in events if e["event"] == "build"]
+    plain = any(e["event"] == "plain-install" for e in events)
+    # A test that runs a chapter again after a lost kernel reply says so (tests/test_plain_install.py).
+    retried = Counter((e["chapter"], e["kind"]) for e in events if e["event"] == "retry")
+    problems = []
+    for chapter in titles.values():
+        dev = counts[chapter, "dev"]
+        if not builds and dev:
+            problems.append(f"{chapter}: executed {dev} time(s) in this environment outside the book build")
+        elif len(builds) > 1:
+            problems.append(f"the book was built {len(builds)} times")
+        elif builds == ["force"] and dev != 1 or dev > 1:
+            problems.append(f"{chapter}: executed {dev} time(s) in this environment, once is the rule "
+                            f"(build mode {builds[0]})")
+        if counts[chapter, "plain"] - retried[chapter, "plain"] != (1 if plain else 0):
+            problems.append(f"{chapter}: executed {counts[chapter, 'plain']} time(s) from the plain install "
+                            f"({'once' if plain else 'never'} is the rule)")
+    graded = {chapter for chapter, kind in counts if kind == "nbgrader"}
+    if len(graded) > 1 or sum(counts[c, "nbgrader"] for c in graded) > NBGRADER_SUBMISSIONS:
+        problems.append(f"nbgrader executed {sorted(graded)}: one chapter's {NBGRADER_SUBMISSIONS} submissions at most")
+    return sorted(set(problems))
+
+
+TITLES = {"Stable distributions": "stable.md", "SGD": "sgd.md"}
+
+
+def _exec(title: str, kernel: str = "python3", program: str = "jupyter-book") -> dict:
+    return {"title": title, "kernel": kernel, "program": program, "pid": 1}
+
+
+def test_the_chapters_have_titles():
+    chapters = [p for p in BOOK.glob("*.md") if p.read_text().startswith("---\njupytext:")]
+    assert len(chapter_titles()) == len(chapters) > 0, "two chapters share a title"
+
+
+def test_a_full_session_passes():
+    runs = [_exec(t) for t in TITLES] + [_exec(t, kernel=PLAIN_KERNEL, program="pytest") for t in TITLES]
+    runs += [_exec("Stable distributions", program="nbgrader")] * 2 + [_exec("a scratch notebook")]
+    assert count_problems(runs, [{"event": "build", "mode": "force"}, {"event": "plain-install"}], TITLES) == []
+
+
+def test_a_third_execution_fails():
+    """The old suite: the chapter tests executed every chapter again after the build."""
+    runs = [_exec(t) for t in TITLES] + [_exec(t, program="pytest") for t in TITLES]
+    problems = count_problems(runs, [{"event": "build", "mode": "force"}], TITLES)
+    assert problems == [f"{c}: executed 2 time(s) in this environment, once is the rule (build mode force)"
+                        for c in sorted(TITLES.values())]
+
+
+def test_executions_outside_the_build_missing_ones_and_nbgrader_are_counted():
+    assert count_problems([_exec("SGD", program="pytest")], [], TITLES) == [
+        "sgd.md: executed 1 time(s) in this environment outside the book build"]
+    assert count_problems([_exec("SGD")], [{"event": "build", "mode": "force"}], TITLES) == [
+        "stable.md: executed 0 time(s) in this environment, once is the rule (build mode force)"]
+    # a warm cache executes nothing, and that is fine; a plain-install run must execute every chapter
+    assert count_problems([], [{"event": "build", "mode": "cache"}, {"event": "plain-install"}], TITLES) == [
+        f"{c}: executed 0 time(s) from the plain install (once is the rule)" for c in sorted(TITLES.values())]
+    retry = [_exec("SGD", kernel=PLAIN_KERNEL)] * 2 + [_exec("Stable distributions", kernel=PLAIN_KERNEL)]
+    events = [{"event": "plain-install"}, {"event": "retry", "chapter": "sgd.md", "kind": "plain"}]
+    assert count_problems(retry, events, TITLES) == []
+    graded = [_exec(t, program="nbgrader") for t in TITLES]
+    assert count_problems(graded, [], TITLES) == [
+        "nbgrader executed ['sgd.md', 'stable.md']: one chapter's 2 submissions at most"]
+
+
+def test_the_log_records_an_execution(tmp_path, monkeypatch):
+    import nbformat
+
+    monkeypatch.setenv(execution_log.ENV, str(tmp_path / "log.jsonl"))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("(label)=\n# Stable distributions\n\ntext")])
+    execution_log.record(nb, "python3")
+    execution_log.event("build", mode="cache")
+    executions, events = execution_log.read(tmp_path / "log.jsonl")
+    assert [(e["title"], e["kernel"]) for e in executions] == [("Stable distributions", "python3")]
+    assert events == [{"event": "build", "mode": "cache"}]
+
+
+def test_each_chapter_executes_twice_per_session():
+    """Runs last (tests/conftest.py): every execution of this session is in the log by now."""
+    path = os.environ.get(execution_log.ENV)
+    if not path or not os.path.exists(path):
+        pytest.fail(f"${execution_log.ENV} names no log: tests/conftest.py sets one for the session")
+    executions, events = execution_log.read(path)
+    problems = count_problems(executions, events, chapter_titles())
+    assert not problems, "\n".join(problems)
