@@ -12,7 +12,7 @@ Introduced in the chapter *Compressibility experiments* (``book/experiments.md``
 a TOML file or the name of a sweep that ships with the package
 (``book-teacher-student``, ``paper-mnist``, ...: ``python -m htsgd sweep --list``).
 Interrupt it at any moment and run it again: finished cells are not redone.
-A config names its runner from a registry (:mod:`htsgd.sweep.registry`), never a
+A config names its runner from a registry (``htsgd.sweep.registry``), never a
 module to import: ``--allow-runner module:function`` registers one for this run.
 ``info`` prints the versions and the device.
 

@@ -553,7 +553,7 @@ def load_width_runs(folder: str | os.PathLike) -> tuple[dict[str, tuple[Any, dic
     """Read runs written by :func:`save_width_runs`: ``({name: (table, samples)}, provenance)``.
 
     ``folder`` is a folder, or the name of a run shipped with the package (one of
-    :data:`PACKAGED_WIDTH_RUNS`: the chapter's committed ReLU and tanh runs), so the chapter
+    ``PACKAGED_WIDTH_RUNS``: the chapter's committed ReLU and tanh runs), so the chapter
     reads them from a plain install (Colab, Binder) as from a clone.
 
     ``samples`` has the arrays of ``chaos_experiment(..., return_samples=True)``; the table's

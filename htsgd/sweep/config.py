@@ -335,7 +335,7 @@ def _reject_unknown(data: Mapping[str, Any], allowed: Sequence[str], table: str)
 
 
 def cell_limit(max_cells: int | None = None) -> int:
-    """The grid-size limit: ``max_cells``, else ``$HTSGD_MAX_CELLS``, else :data:`MAX_CELLS`."""
+    """The grid-size limit: ``max_cells``, else ``$HTSGD_MAX_CELLS``, else ``MAX_CELLS``."""
     if max_cells is None:
         env = os.environ.get("HTSGD_MAX_CELLS", "").strip()
         if not env:
@@ -456,7 +456,7 @@ class SweepConfig:
     description : str
         One line for humans.
     runner : str
-        The registered name (:mod:`htsgd.sweep.registry`) of the function that
+        The registered name (``htsgd.sweep.registry``) of the function that
         runs one cell (a plain dict of the cell's config in, a JSON-ready dict of
         metrics out); :func:`run_cell` by default. A config names a runner, it
         never imports one. With the default runner, ``dataset_options`` must be
@@ -506,7 +506,7 @@ class SweepConfig:
         """The grid's cells (cartesian product), without the controls.
 
         Refuses with :class:`ConfigError`, before building any cell, a grid of more
-        than ``max_cells`` cells (default ``$HTSGD_MAX_CELLS``, else :data:`MAX_CELLS`).
+        than ``max_cells`` cells (default ``$HTSGD_MAX_CELLS``, else ``MAX_CELLS``).
         """
         limit = cell_limit(max_cells)
         if self.n_cells > limit:
@@ -627,9 +627,9 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     >>> sweep.name, len(sweep.cells())
     ('book-teacher-student', 45)
 
-    The file is read only if it is a regular file of at most :data:`MAX_CONFIG_BYTES`;
+    The file is read only if it is a regular file of at most ``MAX_CONFIG_BYTES``;
     a grid's cells are counted, not built, until :meth:`SweepConfig.cells`, which
-    refuses more than :data:`MAX_CELLS` unless allowed.
+    refuses more than ``MAX_CELLS`` unless allowed.
 
     Introduced in the chapter *Compressibility experiments*.
 

@@ -236,7 +236,7 @@ def run_sweep(
     results : path, optional
         A folder that receives ``results.csv`` (one row per cell, flattened by
         :func:`flatten_result`) and ``sweep.json`` (the config and the table's
-        SHA-256; :func:`write_results`, read back by :func:`read_results`). Nothing
+        SHA-256; ``write_results``, read back by :func:`read_results`). Nothing
         is written when None.
     cache : path or Cache, optional
         The cell cache (:func:`cache_dir`).
@@ -257,7 +257,7 @@ def run_sweep(
         Ignore the cache and run every cell again (results are overwritten).
     max_cells : int, optional
         Refuse a grid of more cells (default ``$HTSGD_MAX_CELLS``, else
-        :data:`~htsgd.sweep.config.MAX_CELLS`), counted before any cell is built.
+        ``htsgd.sweep.config.MAX_CELLS``), counted before any cell is built.
 
     Returns
     -------
