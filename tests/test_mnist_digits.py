@@ -420,6 +420,7 @@ def test_the_real_package_holds_ten_thousand_real_digits(genuine):
     assert 0.7 < float((raw == 0).mean()) < 0.9 and int(raw.max()) == 255
 
 
+@pytest.mark.slow
 def test_a_committed_laptop_mnist_cell_recomputes(genuine, monkeypatch):
     """One committed cell of results/laptop-mnist (width 128, no noise, seed 0: the cheapest) trained again from
     its config on the CPU and compared with results.csv by what another CPU also reproduces. Training on another
