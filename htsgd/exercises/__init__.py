@@ -121,9 +121,11 @@ def check(label: str, answer: Any, *, verbose: bool = True) -> bool:
     Raises
     ------
     ValueError
-        If ``label`` has no reference, or ``answer`` is not finite.
+        If ``label`` has no reference, or ``answer`` is not finite (NaN or infinite). A finite number beyond
+        the float range (an int such as ``10**400``) is a wrong answer, not an error.
     TypeError
-        If ``answer`` is not a real number (``...``, the scaffold's placeholder, included).
+        If ``answer`` is not a real number (``...``, the scaffold's placeholder, included), or ``verbose`` is
+        not a bool.
 
     Introduced in the chapter *Stable distributions*.
 
@@ -132,21 +134,10 @@ def check(label: str, answer: Any, *, verbose: bool = True) -> bool:
     >>> check("ex-stable-6", 1 / 3.14159, verbose=False)
     False
     """
+    if not isinstance(verbose, bool):
+        raise TypeError(f"verbose must be True or False, got {type(verbose).__name__} {verbose!r}")
     ref = _lookup(label)
-    if answer is Ellipsis:
-        raise TypeError(f"answer is still the placeholder `...`: set `answer` to {ref.asks}")
-    item = getattr(answer, "item", None)
-    if callable(item) and not isinstance(answer, Real):  # a one-element tensor or array
-        try:
-            answer = item()
-        except (ValueError, RuntimeError) as err:
-            raise TypeError(f"answer must be one number ({ref.asks}), got an array of shape "
-                            f"{tuple(answer.shape)}") from err
-    if isinstance(answer, bool) or not isinstance(answer, Real):
-        raise TypeError(f"answer must be a real number ({ref.asks}), got {type(answer).__name__} {answer!r}")
-    value = float(answer)
-    if not math.isfinite(value):
-        raise ValueError(f"answer must be finite ({ref.asks}), got {value!r}")
+    value = _as_float(answer, ref)
     target = reference(label)
     allowed = ref.atol + ref.rtol * abs(target)
     ok = abs(value - target) <= allowed
@@ -155,6 +146,30 @@ def check(label: str, answer: Any, *, verbose: bool = True) -> bool:
             print(f"{label}: correct (within {allowed:.3g} of the reference computed by htsgd; {ref.why}).")
         else:
             side = "too large" if value > target else "too small"
-            print(f"{label}: not yet: {value:.6g} is {side} by more than the tolerance {allowed:.3g}.\n"
+            shown = f"{value:.6g}" if math.isfinite(value) else "a number beyond the float range"
+            print(f"{label}: not yet: {shown} is {side} by more than the tolerance {allowed:.3g}.\n"
                   f"  The answer should be {ref.asks}.\n  Hint: {ref.hint}")
     return ok
+
+
+def _as_float(answer: Any, ref: Reference) -> float:
+    """``answer`` as a float; +-inf for a finite number beyond the float range (it is farther from the reference
+    than any tolerance); TypeError or ValueError naming what is wrong otherwise."""
+    if answer is Ellipsis:
+        raise TypeError(f"answer is still the placeholder `...`: set `answer` to {ref.asks}")
+    item = getattr(answer, "item", None)
+    if callable(item) and not isinstance(answer, Real):  # a one-element tensor or array
+        try:
+            answer = item()
+        except (ValueError, RuntimeError) as err:
+            raise TypeError(f"answer must be one number ({ref.asks}), got an array of shape "
+                            f"{tuple(getattr(answer, 'shape', ()))}") from err
+    if isinstance(answer, bool) or not isinstance(answer, Real):
+        raise TypeError(f"answer must be a real number ({ref.asks}), got {type(answer).__name__} {answer!r}")
+    try:
+        value = float(answer)
+    except OverflowError:  # an int or a Fraction beyond float: finite, and wrong
+        return math.inf if answer > 0 else -math.inf
+    if math.isnan(value) or (math.isinf(value) and answer == value):  # a finite long double may overflow to inf
+        raise ValueError(f"answer must be finite ({ref.asks}), got {value!r}")
+    return value
