@@ -184,3 +184,10 @@ def test_summarize_prints_counts_as_integers():
     text = table.to_string()
     assert "300.0" not in text and "16.0" not in text and " 300 " in text
     assert str(table.to_html()).count("<td>700</td>") == 1
+
+
+def test_committed_laptop_results_are_a_consistent_pair():
+    """The committed results.csv and sweep.json belong together (sweep.json names the table's SHA-256 and
+    row count), as every results folder the sweep writes does; read_results refuses a mismatched pair."""
+    frame, meta = hs.sweep.read_results(CHAPTER.parents[1] / "results" / "laptop-mnist")
+    assert len(frame) == meta["results"]["rows"] == 1280
