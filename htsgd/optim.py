@@ -150,6 +150,12 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         instead of a dozen eager ones. ``None`` (default): on CUDA parameters when
         Triton is available. Same generator, same law and reproducible, but not the
         same numbers as the eager path: keep the setting fixed within a run.
+    record_noise : bool
+        Keep, for every parameter, the sum of what the noise steps changed in it (opt-in,
+        off by default; the weights are the same either way): read it with
+        :meth:`accumulated_noise`. The weights minus that sum are the *noise-free part*
+        (the initial weights plus every SGD update), which the chapter *Compressibility
+        experiments* compares with the noise when it asks what the neuron norms rank.
 
     Notes
     -----
@@ -177,6 +183,7 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         generator: SeedLike = None,
         fused: bool | None = None,
+        record_noise: bool = False,
     ) -> None:
         lr = check_real("lr", lr, **_GROUP_CHECKS["lr"])
         alpha = check_sampling_alpha(check_real("alpha", alpha, **_GROUP_CHECKS["alpha"]))
@@ -190,6 +197,9 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         if fused is not None:
             check_bool("fused", fused)
         self._fused = fused
+        self._record_noise = check_bool("record_noise", record_noise)
+        # id(parameter) -> float64 sum of the noise added to it (only with record_noise).
+        self._noise_sums: dict[int, torch.Tensor] = {}
         if isinstance(generator, torch.Generator):
             self._seed: int | None = None
             self._generators: dict[str, torch.Generator] = {_device_key(generator.device): generator}
@@ -316,7 +326,38 @@ class HeavyTailedSGD(torch.optim.Optimizer):
         scale = _noise_scale(group["lr"], group["alpha"], group["sigma"])
         for p in group["params"]:
             fused = self._fused if self._fused is not None else (p.is_cuda and fused_available())
+            before = p.detach().to(torch.float64, copy=True) if self._record_noise else None
             add_stable_noise_(p, group["alpha"], scale, group["noise"], self._generator(p.device), fused=fused)
+            if before is not None:
+                # What the noise changed in the stored weight, on every path (eager or fused): the
+                # difference of the weight after and before, in float64 (exact for float32 weights
+                # of comparable size).
+                change = p.detach().to(torch.float64) - before
+                total = self._noise_sums.get(id(p))
+                self._noise_sums[id(p)] = change if total is None else total.add_(change)
+
+    def accumulated_noise(self, p: torch.Tensor) -> torch.Tensor:
+        """The sum of the noise added to parameter ``p`` so far, float64, of ``p``'s shape.
+
+        Needs ``record_noise=True``. Zero for a parameter that has received no noise (a group
+        without noise, ``sigma = 0``, or before the first step). ``p`` minus this is the
+        noise-free part of the weight: the initial weight plus every SGD update. The sums are
+        not part of :meth:`state_dict` (a resumed run starts them at zero).
+        Introduced in the chapter *Compressibility experiments*.
+
+        Raises
+        ------
+        RuntimeError
+            If the optimizer was built without ``record_noise=True``.
+        ValueError
+            If ``p`` is not one of the optimizer's parameters.
+        """
+        if not self._record_noise:
+            raise RuntimeError("accumulated_noise needs an optimizer built with record_noise=True")
+        if not any(p is q for group in self.param_groups for q in group["params"]):
+            raise ValueError("p is not a parameter of this optimizer")
+        total = self._noise_sums.get(id(p))
+        return torch.zeros(p.shape, dtype=torch.float64, device=p.device) if total is None else total.clone()
 
 
 def _takes_noise(group: dict[str, Any]) -> bool:

@@ -241,7 +241,7 @@ def test_select_neurons_fraction_count_random_and_errors():
     with pytest.raises(ValueError, match="mce must be in"):
         c.select_neurons(norms, mce=1.5)
     with pytest.raises(ValueError, match="order must be one of"):
-        c.select_neurons(norms, count=1, order="largest")
+        c.select_neurons(norms, count=1, order="biggest")
 
 
 def _mlp(bias: bool, seed: int = 0) -> nn.Sequential:

@@ -19,9 +19,12 @@ The relative Frobenius error of keeping the ``k`` largest-norm columns equals th
 best ``k``-term ``l2`` error of the vector of column norms, which is how
 :func:`column_best_k_error` computes it.
 
-The module is one public face over three private modules, one job each (as POT's
+The module is one public face over four private modules, one job each (as POT's
 ``ot.bregman``): ``_curves`` (best k-term errors and curves), ``_pruning`` (pruning of
-modules and its reports) and ``_reference`` (pure-noise references).
+modules and its reports), ``_pruning_curves`` (accuracy against the fraction pruned, in
+several orders; :func:`prunable_at`, the largest fraction that costs at most a given
+accuracy drop; :func:`noise_ranking`, what the neuron norms rank) and ``_reference``
+(pure-noise references).
 """
 
 from ._curves import (
@@ -44,6 +47,14 @@ from ._pruning import (
     pruned_fraction,
     select_neurons,
 )
+from ._pruning_curves import (
+    DEFAULT_FRACTIONS,
+    NoiseRanking,
+    PruningCurve,
+    noise_ranking,
+    prunable_at,
+    pruning_curve,
+)
 from ._reference import noise_reference_fraction
 
 __all__ = [
@@ -64,4 +75,10 @@ __all__ = [
     "prune_report",
     "LayerPruning",
     "PruneReport",
+    "DEFAULT_FRACTIONS",
+    "pruning_curve",
+    "PruningCurve",
+    "prunable_at",
+    "noise_ranking",
+    "NoiseRanking",
 ]

@@ -60,6 +60,26 @@ def hidden_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 # --------------------------------------------------------------------------------------
 
 
+#: The orders in which neurons are pruned (see :func:`select_neurons`).
+ORDERS = ("norm", "largest", "random")
+
+
+def neuron_order(scores: torch.Tensor, order: str, generator: SeedLike = None) -> torch.Tensor:
+    """The pruning order of one layer's neurons: a permutation, the first ones pruned first.
+
+    ``scores`` is a 1-d CPU float64 tensor (neuron norms, or any score where smaller means
+    less important). ``"norm"``: ascending scores; ``"largest"``: descending; ties keep the
+    lower index first in both. ``"random"``: ``torch.randperm`` from ``generator`` (a CPU
+    generator), so one stream drawn layer after layer gives the same choice as
+    :func:`prune_neurons` with the same seed. Package-internal (the pruning curves share it).
+    """
+    if order == "norm":
+        return torch.argsort(scores, stable=True)
+    if order == "largest":
+        return torch.argsort(-scores, stable=True)
+    return torch.randperm(scores.shape[0], generator=torch_generator(generator, "cpu"))
+
+
 def select_neurons(
     norms: torch.Tensor,
     *,
@@ -85,9 +105,11 @@ def select_neurons(
         Prune ``floor(fraction * n)`` neurons, ``fraction`` in ``[0, 1]``.
     count : int, optional
         Prune exactly ``count`` neurons, ``0 <= count <= n``.
-    order : {"norm", "random"}
-        ``"norm"``: smallest norms first (ties: lower index first). ``"random"``: a
-        uniformly random order (the control experiment), drawn from ``generator``.
+    order : {"norm", "largest", "random"}
+        ``"norm"``: smallest norms first (ties: lower index first). ``"largest"``:
+        largest norms first (ties: lower index first), the opposite order, a control of
+        the pruning curves. ``"random"``: a uniformly random order (the control
+        experiment), drawn from ``generator``.
     generator : None, int or torch.Generator
         Only for ``order="random"``.
 
@@ -102,15 +124,12 @@ def select_neurons(
         raise ValueError(
             f"give exactly one of mce, fraction, count; got mce={mce}, fraction={fraction}, count={count}"
         )
-    check_choice("order", order, ("norm", "random"))
+    check_choice("order", order, ORDERS)
     n = norms.shape[0]
     nd = norms.detach().to("cpu", torch.float64)
     if not bool(torch.isfinite(nd).all()) or bool((nd < 0).any()):
         raise ValueError("norms must be finite and non-negative")
-    if order == "norm":
-        perm = torch.argsort(nd, stable=True)
-    else:
-        perm = torch.randperm(n, generator=torch_generator(generator, "cpu"))
+    perm = neuron_order(nd, order, generator)
     if mce is not None:
         mce = check_real("mce", mce, low=0, high=1)
         sq = nd[perm] ** 2
@@ -171,8 +190,8 @@ def prune_neurons(
         Neurons to prune in each hidden layer (one entry per layer of
         :func:`hidden_layers`), e.g. ``prune_report(pruned).pruned_neurons`` of
         another pruning, to prune the same numbers at random.
-    order : {"norm", "random"}
-        Smallest norms first, or a random choice (the control).
+    order : {"norm", "largest", "random"}
+        Smallest norms first, largest norms first, or a random choice (the control).
     generator : None, int or torch.Generator
         Seed for ``order="random"`` (one stream for all layers).
 
@@ -196,7 +215,7 @@ def prune_neurons(
         raise ValueError(
             f"give exactly one of mce, fraction, counts; got mce={mce}, fraction={fraction}, counts={counts}"
         )
-    check_choice("order", order, ("norm", "random"))
+    check_choice("order", order, ORDERS)
     if mce is not None:
         check_real("mce", mce, low=0, high=1)
     if fraction is not None:
