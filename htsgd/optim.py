@@ -330,8 +330,8 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             add_stable_noise_(p, group["alpha"], scale, group["noise"], self._generator(p.device), fused=fused)
             if before is not None:
                 # What the noise changed in the stored weight, on every path (eager or fused): the
-                # difference of the weight after and before, in float64 (exact for float32 weights
-                # of comparable size).
+                # difference after - before in float64, exact for float32 weights unless a step
+                # changes a weight's binary exponent by more than 29.
                 change = p.detach().to(torch.float64) - before
                 total = self._noise_sums.get(id(p))
                 self._noise_sums[id(p)] = change if total is None else total.add_(change)
