@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib.metadata
 import io
 import os
@@ -122,6 +123,7 @@ class BuildMissing(RuntimeError):
 BUILD_FIRST = "build the book first: `make book` (or `.venv/bin/python scripts/build_book.py --execute cache`)"
 
 
+@functools.lru_cache(maxsize=4)
 def _cache_folder(build: Path) -> Path:
     """The execution cache of the book built into ``build/_build``: the folder of the current inputs'
     fingerprint (scripts/build_book.py), or else the newest one there (the chapters are matched by
@@ -161,7 +163,7 @@ def build_values(chapter: Path, build: Path = ROOT) -> BookValues:
     from jupyter_cache import get_cache
     from myst_nb.ext.glue import extract_glue_data_cell
 
-    folder = _cache_folder(Path(build))
+    folder = _cache_folder(Path(build).resolve())
     cache = get_cache(folder)
     try:
         record = cache.match_cache_notebook(jupytext.read(chapter))
@@ -329,16 +331,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="the folder holding the book's _build/ (build_book.py --output; default: the clone)")
     args = parser.parse_args(argv)
     url = repository_url()
-    stale, failed = [], []
+    if not args.check:
+        try:
+            _cache_folder(args.build.resolve())
+        except BuildMissing as error:
+            print(f"sync_notebooks: {error}", file=sys.stderr)
+            return 2
+    stale, failed, missing = [], [], []
     for chapter in chapters():
         target = chapter.with_suffix(".ipynb")
         try:
             glued = "{glue" in chapter.read_text()
-            values = build_values(chapter, args.build) if glued and not args.check else None
+            values = build_values(chapter, args.build.resolve()) if glued and not args.check else None
             text = notebook_text(chapter, url, values)
-        except BuildMissing as error:
+        except BuildMissing as error:  # the others are written all the same
+            missing.append(chapter)
             print(f"sync_notebooks: {error}", file=sys.stderr)
-            return 2
+            continue
         except (KeyError, ValueError, OSError) as error:
             failed.append(chapter)
             print(f"cannot render {chapter.relative_to(ROOT)}: {error}", file=sys.stderr)
@@ -353,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
         print(f"stale or missing notebooks: {names}; run `make notebooks`", file=sys.stderr)
         return 1
-    return 1 if failed else 0
+    return 2 if missing else 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -212,6 +212,7 @@ def test_exercises_get_the_kits_cells_and_guarded_solutions():
         for cell, meta in zip(nb.cells, kinds, strict=True):
             if cell.cell_type == "code" and "solution_of" in meta:
                 assert cell.source.splitlines()[1].startswith(f"if {sync.RUN_FLAG}:"), chapter.name
+                compile(cell.source, f"{chapter.name}: {meta['solution_of']}", "exec")  # still Python
                 assert cell.metadata["jupyter"]["source_hidden"] is True
 
 
@@ -242,13 +243,14 @@ def test_a_reader_run_prints_no_exercise_answers(tmp_path, monkeypatch):
     flag = next(i for i, m in enumerate(kinds) if "run_solutions" in m)
     imports = next(i for i, c in enumerate(nb.cells) if i > flag and c.cell_type == "code")
     start = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))
-    part = nbformat.v4.new_notebook(metadata=nb.metadata, cells=[nb.cells[flag], nb.cells[imports], *nb.cells[start:]])
+    part = nbformat.v4.new_notebook(metadata=nb.metadata)
+    part.nbformat_minor = 4  # the notebooks' cells have no ids
+    part.cells = [nb.cells[flag], nb.cells[imports], *nb.cells[start:]]
     solutions = [c for c in part.cells if "solution_of" in (c.metadata.get("htsgd") or {}) and c.cell_type == "code"]
     # Then the reader asks for the last exercise's solution: the flag set at the top, that cell run again.
     asked = nbformat.v4.new_code_cell(nb.cells[flag].source.replace("run_solutions(False)", "run_solutions(True)"))
     part.cells += [asked, copy.deepcopy(solutions[-1])]
     asked.pop("id")
-    part.nbformat_minor = 4  # the notebooks' cells have no ids
     NotebookClient(part, timeout=300, kernel_name="htsgd-reader", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert len(solutions) == 6 and all(c.outputs == [] for c in solutions)
     for cell in part.cells[:-2]:
