@@ -17,9 +17,15 @@ Markdown here:
   labelled equations get their number with ``\\tag``;
 - ``literalinclude`` becomes the included code (``:pyobject:``, ``:start-at:``, ... honoured);
 - ``glue``: ``from myst_nb import glue`` becomes ``from htsgd.notebook import glue``, a shim that
-  prints each glued value under the cell that computes it, and every ``{glue:...}`name``` in the
-  prose becomes the name in code font (a note at the top of the notebook explains where its value
-  is printed): the value is known only after the chapter has run.
+  records each glued value quietly, and every ``{glue:text}``, ``{glue:md}``, ``{glue}``/``{glue:any}``
+  role and ``{glue}``, ``{glue:md}``, ``{glue:math}`` directive in the prose becomes the value the
+  book's build computed (:class:`BookValues`: format specs as myst-nb applies them, Markdown values
+  rendered like the chapter's own Markdown); a ``{glue:figure}`` becomes its caption and a pointer to
+  the code cell that draws it. A note at the top of the notebook says whose numbers these are (the
+  build's date and machine) and that the cells beside them recompute them. The values a notebook
+  was rendered with are kept in its metadata (``metadata["htsgd"]["book_values"]``), so that
+  ``render_notebook(chapter)`` renders it again without a build (the student kit, the test that the
+  committed notebooks are up to date); without any values the prose names them in code font.
 
 Contract with the student/instructor kit (``render_notebook``): every exercise's heading cell
 carries ``cell.metadata["htsgd"] = {"exercise": label, "number": "3.2", "title": ..., "stars": 2,
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +52,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
-__all__ = ["render_notebook", "chapter_numbers", "html_base_url", "repository_url"]
+__all__ = ["BookValues", "committed_values", "render_notebook", "chapter_numbers", "html_base_url",
+           "repository_url"]
 
 STAR_WORDS = {1: "one star", 2: "two stars", 3: "three stars"}
 PRF_TITLES = {
@@ -86,10 +94,19 @@ GLUE_IMPORT = "from myst_nb import glue"
 GLUE_SHIM = "from htsgd.notebook import glue  # the book build uses myst_nb's glue"
 GLUE_NOTE = (
     "> **Reading this notebook.** It is generated from the chapter of the book "
-    "([HTML version]({url})). Numbers that the book's text quotes from the computations are "
-    "written here as their name in code font, like `{example}`: the cell that computes one prints "
-    "it as `{example} = ...` when you run it."
+    "([HTML version]({url})). The numbers in its text are those of the book's build of {date} on "
+    "{machine}; the code cells beside them recompute them when you run the notebook "
+    "(`htsgd.notebook.glued()` lists what your run computed), and another machine may differ in the "
+    "last digits ([numbers on another machine]({other}))."
 )
+GLUE_NOTE_NO_BUILD = (
+    "> **Reading this notebook.** It is generated from the chapter of the book "
+    "([HTML version]({url})), without a build of the book: numbers that the book's text quotes from "
+    "the computations are written here as their name in code font, like `{example}`; run the "
+    "notebook and `htsgd.notebook.glued()` lists them by name."
+)
+BOOK_VALUES_KEY = "book_values"  # metadata["htsgd"][BOOK_VALUES_KEY]: the build's values a notebook shows
+TEXT_MIMES = ("text/markdown", "text/latex", "text/plain")  # the glued data a notebook's prose can show
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -138,6 +155,67 @@ def chapter_numbers() -> dict[str, int]:
             n += 1
             numbers[Path(chapter["file"]).stem] = n
     return numbers
+
+
+# ----------------------------------------------------------------------------- the build's glued values
+
+
+@dataclass(frozen=True)
+class BookValues:
+    """What a chapter glued in the book's build, for its notebook's prose.
+
+    ``glue`` maps a glue name to the data myst-nb pastes from (``{mime: data}``, the types of
+    ``TEXT_MIMES`` only: ``text/plain`` is the value's repr, ``text/markdown`` a Markdown value);
+    ``date`` (UTC, ``YYYY-MM-DD``) and ``machine`` say whose numbers they are.
+    """
+
+    glue: dict[str, dict[str, str]]
+    date: str
+    machine: str
+
+    def data(self, name: str, chapter: Path) -> dict[str, str]:
+        """The glued data of ``name``; KeyError naming the chapter when the build glued no such name."""
+        if name not in self.glue:
+            raise KeyError(f"{chapter.name}: the book's build glued no value {name!r} (build the book again)")
+        return self.glue[name]
+
+    def to_metadata(self, names: list[str]) -> dict:
+        """The part of these values a notebook shows (``names``), as its metadata keeps them."""
+        return {"date": self.date, "machine": self.machine, "glue": {n: self.glue[n] for n in sorted(set(names))}}
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> BookValues:
+        return cls(glue=dict(meta["glue"]), date=meta["date"], machine=meta["machine"])
+
+
+def committed_values(chapter: Path) -> BookValues | None:
+    """The values the committed notebook of ``chapter`` (``book/<chapter>.ipynb``) was rendered with,
+    or None when it has none (no notebook yet, or one rendered without a build)."""
+    path = Path(chapter).with_suffix(".ipynb")
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text()).get("metadata", {}).get("htsgd", {}).get(BOOK_VALUES_KEY)
+    return BookValues.from_metadata(meta) if meta else None
+
+
+def plain_text(text: str, fmt: str) -> str:
+    """``text/plain`` data formatted as ``{glue:text}`name:fmt``` pastes it (myst-nb's own function)."""
+    from myst_nb.core.variables import format_plain_text
+
+    return format_plain_text(text, fmt)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<$|])")
+
+
+def _escape(text: str) -> str:
+    """Plain text that Markdown shows as it is (the book pastes ``{glue:text}`` as a text node)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def glued_names(source: str) -> list[str]:
+    """The names a code cell glues with a literal string, ``glue("name", ...)``, in order."""
+    return [m.group(2) for m in re.finditer(r"\bglue\(\s*(?:name\s*=\s*)?([\"'])([^\"'\n]+)\1", source)]
 
 
 # ----------------------------------------------------------------------------- labels across the book
@@ -351,14 +429,17 @@ def _fence_end(lines: list[str], start: int, fence: str) -> int:
 
 
 class Renderer:
-    def __init__(self, chapter: Path):
+    def __init__(self, chapter: Path, values: BookValues | None = None):
         self.chapter = chapter
         self.stem = chapter.stem
         self.prefix = _prefix(self.stem)
         self.base = html_base_url()
         self.index = book_index()
+        self.values = values
         self.cited: list[str] = []
-        self.glued: list[str] = []
+        self.glued: list[str] = []  # the glue names the prose shows, in order
+        self.glue_cells: dict[str, int] = {}  # glue name -> the code cell (its rank) that glues it
+        self.code_seen = 0  # code cells rendered so far
         self.exercise_count = 0
 
     def link(self, label: str, text: str | None = None) -> str:
@@ -382,10 +463,7 @@ class Renderer:
                 return self.link(label, text.replace("{number}", number))
             return self.link(label, text)
         if role.startswith("glue"):
-            name = content.split(":")[0]
-            if name not in self.glued:
-                self.glued.append(name)
-            return f"`{name}`"
+            return self.glue_role(role, content)
         if role == "math":
             return f"${content}$"
         if role in ("sub", "sup"):
@@ -394,6 +472,82 @@ class Renderer:
 
     def inline(self, text: str) -> str:
         return ROLE.sub(self.role, text)
+
+    # ------------------------------------------------------------------------- glued values
+
+    def locate_glue(self, cells: list[nbformat.NotebookNode]) -> None:
+        """Note which code cell glues each name (by a literal string), to point at it from the prose."""
+        for rank, cell in enumerate(c for c in cells if c.cell_type == "code"):
+            for name in glued_names(cell.source):
+                self.glue_cells.setdefault(name, rank)
+
+    def _glue_data(self, name: str) -> dict[str, str] | None:
+        """The build's data of ``name`` (None without values); the name is recorded as shown."""
+        if "::" in name:
+            raise ValueError(f"{self.chapter.name}: glue {name!r} from another document is not supported")
+        if name not in self.glued:
+            self.glued.append(name)
+        return None if self.values is None else self.values.data(name, self.chapter)
+
+    def glue_role(self, role: str, content: str) -> str:
+        """``{glue:text}`name:fmt```, ``{glue:md}`name```, ``{glue}`name``` (and ``glue:``, ``glue:any``) as the
+        value the book's build pastes there; the name in code font without values."""
+        kind = role.partition(":")[2]
+        name, fmt = content, ""
+        if kind in ("text", "md") and ":" in content:  # myst-nb splits off the last ``:`` as the format
+            name, fmt = content.rsplit(":", 1)
+        data = self._glue_data(name)
+        if data is None:
+            return f"`{name}`"
+        if kind == "text":
+            if "text/plain" not in data:
+                raise KeyError(f"{self.chapter.name}: glue {name!r} has no text/plain value")
+            return _escape(plain_text(data["text/plain"], fmt or "s"))
+        if kind == "md":
+            if "text/markdown" not in data:
+                raise KeyError(f"{self.chapter.name}: glue {name!r} has no text/markdown value")
+            return self.inline(data["text/markdown"])
+        return self.paste_any(name, data, inline=True)
+
+    def paste_any(self, name: str, data: dict[str, str], inline: bool) -> str:
+        """What ``{glue}`` pastes, by myst-nb's priority among the text types; a pointer to the cell that
+        shows it for anything else (a figure, an HTML table)."""
+        if "text/markdown" in data:
+            return self.inline(data["text/markdown"]) if inline else self.render_body(data["text/markdown"])
+        if "text/latex" in data:
+            return data["text/latex"]
+        if "text/plain" in data:
+            text = plain_text(data["text/plain"], "")
+            return _escape(text) if inline else f"```\n{text}\n```"
+        return self.cell_pointer(name, "shown")
+
+    def cell_pointer(self, name: str, verb: str) -> str:
+        """``(shown by the code cell above when it runs)``: where the output glued as ``name`` appears."""
+        where = self.glue_cells.get(name)
+        if where is None:
+            return f"({verb} by a code cell of this notebook when it runs)"
+        return f"({verb} by the code cell {'above' if where < self.code_seen else 'below'} when it runs)"
+
+    def glue_directive(self, name: str, arg: str, opts: dict[str, str], body: str) -> str:
+        """``{glue}``, ``{glue:any}``, ``{glue:md}``, ``{glue:math}`` and ``{glue:figure}`` blocks."""
+        kind = name.partition(":")[2]
+        key = arg.strip()
+        data = self._glue_data(key)
+        if kind == "figure":
+            target = self.index.targets.get(opts.get("name") or opts.get("label") or "")
+            number = f"**{target.text}.**" if target else "**Figure.**"
+            caption = self.render_body(body) if body.strip() else ""
+            return " ".join(x for x in (number, caption, self.cell_pointer(key, "drawn")) if x)
+        if data is None:
+            return f"(`{key}`, computed by a code cell of this notebook)"
+        if kind == "md":
+            return self.render_body(data["text/markdown"])
+        if kind == "math":
+            latex = data.get("text/latex") or data["text/plain"]
+            label = opts.get("label")
+            tag = f"\n\\tag{{{self.index.equations[label].strip('()')}}}" if label in self.index.equations else ""
+            return f"$$\n{latex.strip().strip('$').strip()}{tag}\n$$"
+        return self.paste_any(key, data, inline=False)
 
     # ------------------------------------------------------------------------- literalinclude
 
@@ -551,11 +705,8 @@ class Renderer:
             return _quote(f"**{self.inline(arg)}**\n\n" + self.render_body(body))
         if name in ADMONITIONS:
             return _quote(f"**{ADMONITIONS[name]}**\n\n" + self.render_body(body))
-        if name.startswith("glue"):
-            glued = arg.split(":")[0]
-            if glued not in self.glued:
-                self.glued.append(glued)
-            return f"(`{glued}`, printed by the cell that computes it)"
+        if name in ("glue", "glue:", "glue:any", "glue:md", "glue:math", "glue:figure"):
+            return self.glue_directive(name, arg, opts, body)
         if name in ("nb-exec-table", "tableofcontents", "toctree", "eval-rst", "exercise-index"):
             return f"(The HTML book shows a generated table here: {self.base}book/{self.stem}.html)"
         # Anything else: keep its content.
@@ -617,9 +768,13 @@ def _code_cells(cell: nbformat.NotebookNode, r: Renderer, solution: dict | None)
 def _add_glue_note_and_references(r: Renderer, cells: list[nbformat.NotebookNode]) -> None:
     """The note on glued numbers after the first heading, and the works cited at the end (in place)."""
     if r.glued:
-        note = nbformat.v4.new_markdown_cell(
-            GLUE_NOTE.format(url=f"{r.base}book/{r.stem}.html", example=r.glued[0])
-        )
+        url = f"{r.base}book/{r.stem}.html"
+        if r.values is None:
+            text = GLUE_NOTE_NO_BUILD.format(url=url, example=r.glued[0])
+        else:
+            other = r.link("status-other-machine").split("](", 1)[1].rstrip(")")
+            text = GLUE_NOTE.format(url=url, date=r.values.date, machine=r.values.machine, other=other)
+        note = nbformat.v4.new_markdown_cell(text)
         note.pop("id", None)
         first_heading = next(
             (i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0
@@ -634,13 +789,18 @@ def _add_glue_note_and_references(r: Renderer, cells: list[nbformat.NotebookNode
         cells.append(ref_cell)
 
 
-def render_notebook(chapter: Path) -> nbformat.NotebookNode:
+def render_notebook(chapter: Path, values: BookValues | None = None) -> nbformat.NotebookNode:
     """The reader's notebook of ``chapter`` (a ``book/*.md`` MyST notebook), without outputs and
     without the Colab install cell. See the module docstring for what is rendered and the
-    metadata contract of exercise and solution cells."""
+    metadata contract of exercise and solution cells.
+
+    ``values`` are the glued values of the book's build the prose shows (``sync_notebooks.py`` reads
+    them from the build); by default those the committed notebook ``book/<chapter>.ipynb`` was
+    rendered with, and without any the prose names them in code font."""
     chapter = Path(chapter)
     source = jupytext.read(chapter)
-    r = Renderer(chapter)
+    r = Renderer(chapter, values if values is not None else committed_values(chapter))
+    r.locate_glue(source.cells)
     cells: list[nbformat.NotebookNode] = []
     solution: dict | None = None  # {"label", "number"} while inside a solution
     numbers: dict[str, str] = {}
@@ -655,6 +815,7 @@ def render_notebook(chapter: Path) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             for new in _code_cells(cell, r, solution):
                 add(new)
+            r.code_seen += 1
             continue
         if cell.cell_type != "markdown":
             add(cell)
@@ -687,6 +848,8 @@ def render_notebook(chapter: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata = dict(source.metadata)
     nb.metadata.pop("jupytext", None)
+    if r.values is not None and r.glued:
+        nb.metadata["htsgd"] = {BOOK_VALUES_KEY: r.values.to_metadata(r.glued)}
     nb.metadata.setdefault("kernelspec", {"display_name": "Python 3", "language": "python", "name": "python3"})
     nb.metadata.setdefault("language_info", {"name": "python"})
     nb.cells = cells

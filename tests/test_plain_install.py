@@ -130,7 +130,9 @@ def plain(tmp_path_factory):
                 "argv": [str(python), "-c", LAUNCH, "-f", "{connection_file}"],
                 "display_name": "htsgd plain install",
                 "language": "python",
-                "env": {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "", **OTHER_MACHINE},
+                # HTSGD_RUN_SOLUTIONS=1: every exercise's solution runs too (a reader's run skips them)
+                "env": {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
+                        "HTSGD_RUN_SOLUTIONS": "1", **OTHER_MACHINE},
             }
         )
     )
