@@ -464,11 +464,11 @@ class Renderer:
         while i < len(lines):
             line = lines[i]
             label = LABEL_LINE.match(line)
-            if label:  # a section's anchor goes at the end of its heading line (the cell still starts "# ")
+            if label:  # a section's anchor goes on the line after its heading (which stays the cell's first)
                 here = self.anchor(label.group("label"))
                 heading = next((n for n in range(i + 1, len(lines)) if lines[n].strip()), None)
                 if here and heading is not None and HEADING.match(lines[heading]):
-                    lines[heading] = f"{lines[heading].rstrip()} {here}"
+                    lines.insert(heading + 1, here)
                 elif here:
                     buf.append(here)
                 i += 1
