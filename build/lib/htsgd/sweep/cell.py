@@ -1,0 +1,233 @@
+"""One cell: train a network, prune it every way the config asks, measure each.
+
+:func:`run_cell` is the default runner of every sweep. It reads as the paragraph
+that describes it: load the data, build the seeded network and optimiser, train
+to the stopping rule, measure, prune and measure again, and record the neuron
+norms and their tail index. Each step is a small function of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .config import ExperimentConfig, canonical_json
+
+__all__ = ["run_cell"]
+
+# Independent random streams of one cell, all derived from its seed.
+_INIT, _BATCHES, _NOISE, _PRUNING = 0, 1, 2, 3
+
+
+def _sub_seed(seed: int, stream: int) -> int:
+    # Independent streams (initialisation, batches, noise, pruning) from one cell seed.
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _device(cfg: ExperimentConfig) -> Any:
+    import torch
+
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
+
+
+_DATA_CACHE: dict[str, Any] = {}
+
+
+def _load_data(cfg: ExperimentConfig, device: Any) -> Any:
+    # A worker runs many cells on the same dataset: generate it once per process.
+    from .. import data
+
+    key = canonical_json([cfg.dataset, cfg.dataset_options, cfg.data_seed, str(device)])
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = data.load(
+            cfg.dataset, seed=cfg.data_seed, device=device, **cfg.dataset_options
+        )
+    return _DATA_CACHE[key]
+
+
+def _build_model(cfg: ExperimentConfig, data: Any, device: Any) -> Any:
+    import numpy as np
+    import torch
+
+    from .. import nets
+
+    torch.manual_seed(_sub_seed(cfg.seed, _INIT))
+    if cfg.model == "fcn":
+        input_dim = int(np.prod(data.x_train.shape[1:]))
+        model = nets.FCN(input_dim, cfg.width, cfg.depth, data.num_classes, bias=cfg.bias)
+    else:
+        model = nets.VGG11Wide(data.num_classes)
+    return model.to(device)
+
+
+def _build_optimizer(cfg: ExperimentConfig, model: Any) -> Any:
+    import torch
+
+    from .. import optim
+
+    if not cfg.noisy:
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    return optim.HeavyTailedSGD(
+        optim.paper_param_groups(model),
+        lr=cfg.lr,
+        alpha=cfg.alpha,
+        sigma=cfg.sigma,
+        noise=cfg.noise,
+        generator=_sub_seed(cfg.seed, _NOISE),
+    )
+
+
+def _train(cfg: ExperimentConfig, model: Any, data: Any, opt: Any, device: Any) -> Any:
+    from .. import train
+
+    return train.train(
+        model,
+        data,
+        opt,
+        batch_size=cfg.batch_size,
+        max_iters=cfg.max_iters,
+        stop_train_acc=cfg.stop_train_acc,
+        eval_every=cfg.eval_every,
+        generator=_sub_seed(cfg.seed, _BATCHES),
+        progress=False,
+        on_divergence="record",
+        device=device,
+    )
+
+
+def _measure(model: Any, data: Any) -> dict[str, float]:
+    from .. import train
+
+    train_loss, train_acc = train.evaluate(model, data.x_train, data.y_train, batch_size=8192)
+    test_loss, test_acc = train.evaluate(model, data.x_test, data.y_test, batch_size=8192)
+    return {
+        "train_loss": float(train_loss),
+        "train_acc": float(train_acc),
+        "test_loss": float(test_loss),
+        "test_acc": float(test_acc),
+    }
+
+
+def _prune_all(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
+    """Every pruning criterion of the config, each beside random pruning of as many neurons."""
+    from .. import compress
+
+    criteria = [(f"mce{t:g}", {"mce": t}) for t in cfg.prune_mce]
+    criteria += [(f"frac{f:g}", {"fraction": f}) for f in cfg.prune_fractions]
+    prune: dict[str, Any] = {}
+    for name, kwargs in criteria:
+        pruned = compress.prune_neurons(model, **kwargs)
+        report = compress.prune_report(pruned)
+        entry: dict[str, Any] = {
+            "pruned_fraction": float(report.fraction),
+            "neuron_fraction": float(report.neuron_fraction),
+            **_measure(pruned, data),
+        }
+        if cfg.random_prune:
+            # The control: as many neurons in every layer, chosen at random.
+            rand = compress.prune_neurons(
+                model,
+                counts=report.pruned_neurons,
+                order="random",
+                generator=_sub_seed(cfg.seed, _PRUNING),
+            )
+            entry["random"] = {
+                "pruned_fraction": float(compress.pruned_fraction(rand)),
+                **_measure(rand, data),
+            }
+        prune[name] = entry
+    return prune
+
+
+def _neuron_norms_and_tail(cfg: ExperimentConfig, model: Any) -> dict[str, Any]:
+    """The neuron norms of every hidden layer, and Hill's estimate of their tail index."""
+    import torch
+
+    from .. import compress, tails
+
+    norms = [
+        compress.neuron_norms(layer.weight.detach()).double().cpu()
+        for _, layer in compress.hidden_layers(model)
+    ]
+    everything = torch.cat(norms) if norms else torch.zeros(0, dtype=torch.float64)
+    k = max(2, int(round(cfg.tail_fraction * len(everything))))
+    usable = (
+        len(everything) > k
+        and bool(torch.isfinite(everything).all())
+        and bool((everything > 0).all())
+    )
+    return {
+        "tail_k": k,
+        "tail_hill": float(tails.hill(everything, k)) if usable else None,
+        "neuron_norms": [n.tolist() for n in norms],
+    }
+
+
+def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Train one cell and measure it: the default runner of every sweep.
+
+    Steps: load the data, build the network (seeded), train with
+    :class:`htsgd.optim.HeavyTailedSGD` (plain SGD when ``alpha`` is None) until
+    the stopping rule, evaluate, then prune with every criterion of the config and
+    evaluate again: the paper's mce rule (and random pruning of the same fraction),
+    fixed fractions of smallest-norm neurons (and random ones). Finally the neuron
+    norms of each hidden layer and Hill's estimate of their tail index.
+
+    Parameters
+    ----------
+    config : mapping
+        :meth:`ExperimentConfig.to_dict` of the cell (a plain dict, so that the
+        function can be shipped to any executor).
+
+    Returns
+    -------
+    dict
+        JSON-ready metrics: ``iterations``, ``stopped_by``, ``diverged_at``,
+        ``train_seconds``, ``device``, ``train_loss``, ``train_acc``, ``test_loss``,
+        ``test_acc``; ``prune`` (one entry per criterion, e.g. ``"mce0.1"`` or
+        ``"frac0.5"``, each with ``pruned_fraction``, ``neuron_fraction``, losses
+        and accuracies, and ``random`` for the random control; empty when training
+        diverged); ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
+        layer); ``history``.
+
+    Notes
+    -----
+    Introduced in the chapter *Compressibility experiments*.
+    """
+    cfg = config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+    device = _device(cfg)
+    data = _load_data(cfg, device)
+    model = _build_model(cfg, data, device)
+    result = _train(cfg, model, data, _build_optimizer(cfg, model), device)
+    metrics: dict[str, Any] = {
+        "iterations": int(result.iterations),
+        "stopped_by": str(result.stopped_by),
+        "diverged_at": None if result.diverged_at is None else int(result.diverged_at),
+        "train_seconds": float(result.seconds),
+        "device": str(device),
+        **_measure(model, data),
+    }
+    diverged = metrics["diverged_at"] is not None
+    metrics["prune"] = {} if diverged else _prune_all(cfg, model, data)
+    metrics.update(_neuron_norms_and_tail(cfg, model))
+    metrics["history"] = jsonable(result.history.to_dict())
+    return metrics
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy: numpy scalars, tensors and arrays as lists, NaN and infinities as None."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
