@@ -12,7 +12,7 @@ missing (``scripts/install_cell.py``; the tag workflow publishes that release). 
 (GitHub Pages) unless ``html.baseurl`` is set there. The notebooks are excluded from the Sphinx
 build; sphinx-book-theme points the launch buttons at them.
 
-Publishing (README, "Publishing the book"): set ``repository.url``, bump the version in
+Publishing (README, "Publishing (maintainers)"): set ``repository.url``, bump the version in
 ``pyproject.toml`` and ``htsgd/__init__.py``, run ``make notebooks``, commit, and push the tag
 ``v<version>``: .github/workflows/release.yml publishes that version to PyPI, which every install cell names.
 """
