@@ -116,7 +116,11 @@ def test_executions_outside_the_build_missing_ones_and_nbgrader_are_counted():
     assert count_problems(retry, events, TITLES) == []
     graded = [_exec(t, program="nbgrader") for t in TITLES]
     assert count_problems(graded, [], TITLES) == [
-        "nbgrader executed ['sgd.md', 'stable.md']: one chapter's 2 submissions at most"]
+        f"nbgrader executed ['sgd.md', 'stable.md']: one chapter's {NBGRADER_SUBMISSIONS} submissions at most"]
+    assignment = [_exec("Stable distributions", kernel=ASSIGNMENT_KERNEL, program="pytest")]
+    assert count_problems(assignment, [], TITLES) == []  # the released assignment: its own kind, once
+    assert count_problems(assignment * 2, [], TITLES) == [
+        "released assignments executed 2 times: one chapter once at most"]
 
 
 def test_the_log_records_an_execution(tmp_path, monkeypatch):
