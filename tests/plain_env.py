@@ -47,7 +47,9 @@ def build_dist(out: Path) -> dict[str, Path | float]:
     """``python -m build`` of this checkout into ``out``: ``{"wheel", "sdist", "seconds"}``."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", str(out), str(ROOT)],
+        # No --sdist/--wheel: the sdist first, then the wheel from the unpacked sdist (as release.yml does), so the
+        # wheel holds only what the sdist ships and nothing is built inside the checkout (no build/ left there).
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
         env=pip_env(),
