@@ -49,7 +49,7 @@ notebooks: $(STAMP)
 	$(PY) scripts/sync_notebooks.py
 
 # Instructor kit: _build/instructor/ (nbgrader source format) and _build/student/ notebooks,
-# and the HTML book without solutions in _build/student-html/.
+# and the HTML book without solutions in _build/student-html/_build/html/ (index.html there).
 student: $(STAMP)
 	$(PY) scripts/make_student.py
 

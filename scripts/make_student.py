@@ -13,10 +13,14 @@ Notebooks (``make student``): for every chapter with exercises (or the ones name
   A course copies it to ``source/<assignment>/`` and runs ``nbgrader generate_assignment`` and
   ``nbgrader autograde`` as it is.
 * ``_build/instructor/nbgrader_config.py`` is the configuration to append to the course's
-  ``nbgrader_config.py`` (the one ``nbgrader quickstart`` writes): a cell timeout fit for the
+  ``nbgrader_config.py`` (the one ``nbgrader quickstart`` writes): the htsgd version the kit was made
+  with (a comment), a cell timeout fit for the
   chapters (nbgrader's default is 30 s) and this clone's workaround for nbclient's lost
   ``execute_reply`` (``book/_ext/nbclient_polling.py``). Without it ``nbgrader autograde`` sat idle
   after chapter 1's explorer cell for the whole cell timeout (the kernel's reply had been sent).
+* Both start with the install cell of the reader's notebooks (``scripts/install_cell.py``): on Colab, or
+  where htsgd is missing, it installs ``htsgd[notebook]==<the version the kit was made with>``; the
+  notebook's metadata ``htsgd`` records that version.
 * ``_build/student/<chapter>.ipynb`` is what a student receives: the same notebook with every
   solution replaced by a scaffold (``answer = ...`` and ``raise NotImplementedError(...)`` where code
   is expected, ``YOUR ANSWER HERE`` where prose is), outputs cleared; it equals nbgrader's release
@@ -47,6 +51,7 @@ import nbformat
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from install_cell import install_cell, install_requirement, package_version  # noqa: E402
 from notebook_render import render_notebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +153,11 @@ def instructor_notebook(chapter: Path) -> nbformat.NotebookNode:
             )
             _nbgrader(test, f"{label}-check", grade=True, locked=True, points=int(meta.get("stars") or 1))
             nb.cells.append(test)
+    # The handed-out notebook installs the htsgd it was made with (scripts/install_cell.py), and says so.
+    install = install_cell(made_for="assignment")
+    _nbgrader(install, f"{slug}-install", locked=True)
+    nb.cells.insert(0, install)
+    nb.metadata["htsgd"] = {"version": package_version(), "install": install_requirement()}
     for cell in nb.cells:
         cell.pop("id", None)
     nb.nbformat, nb.nbformat_minor = 4, 4  # no cell ids: nbgrader keys cells on grade_id
@@ -181,6 +191,7 @@ def nbgrader_config(cell_timeout: int = 900) -> str:
     """The lines a course appends to its ``nbgrader_config.py`` to autograde these notebooks."""
     return (
         "# htsgd's instructor notebooks (written by `make student`): append to the course's nbgrader_config.py.\n"
+        f"# Made with htsgd {package_version()}; the notebooks' first cell installs {install_requirement()}.\n"
         "# nbclient, which nbgrader executes notebooks with, now and then misses a cell's execute_reply after\n"
         "# widget output (nbclient#312): autograde then waits, the kernel idle, for the whole cell timeout.\n"
         "# This clone's workaround waits for the reply in one-second slices.\n"

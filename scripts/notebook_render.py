@@ -13,7 +13,9 @@ Markdown here:
 - ``prf`` blocks and admonitions become titled block quotes;
 - ``{cite:p}``/``{cite:t}`` become author-year text, and the notebook ends with the list of the
   works it cites (from ``book/references.bib``);
-- ``{ref}``, ``{prf:ref}``, ``{numref}``, ``{eq}`` and ``{doc}`` become links into the HTML book;
+- ``{ref}``, ``{prf:ref}``, ``{numref}``, ``{eq}`` and ``{doc}`` become links into the HTML book when they
+  name another chapter, and links to an anchor of the notebook (``<a id=...>`` where the label is defined:
+  section, equation, exercise, theorem, figure) when they name this chapter;
   labelled equations get their number with ``\\tag``;
 - ``literalinclude`` becomes the included code (``:pyobject:``, ``:start-at:``, ... honoured);
 - ``glue``: ``from myst_nb import glue`` becomes ``from htsgd.notebook import glue``, a shim that
@@ -446,7 +448,14 @@ class Renderer:
         target = self.index.targets.get(label)
         if target is None:
             raise KeyError(f"{self.chapter.name}: no target {label!r} in the book")
+        if target.page == self.stem:  # the same chapter: an anchor of this notebook (``anchor``)
+            return f"[{text or target.text}](#{target.anchor})"
         return f"[{text or target.text}]({self.base}book/{target.page}.html#{target.anchor})"
+
+    def anchor(self, label: str | None) -> str:
+        """The HTML anchor a same-chapter link (``link``) lands on: placed where ``label`` is defined."""
+        target = self.index.targets.get(label or "")
+        return f'<a id="{target.anchor}"></a>' if target is not None and target.page == self.stem else ""
 
     def role(self, m: re.Match) -> str:
         role, content = m.group("role"), m.group("content")
@@ -608,13 +617,22 @@ class Renderer:
         i = 0
         while i < len(lines):
             line = lines[i]
-            if LABEL_LINE.match(line):
+            label = LABEL_LINE.match(line)
+            if label:  # a section's anchor goes on the line after its heading (which stays the cell's first)
+                here = self.anchor(label.group("label"))
+                heading = next((n for n in range(i + 1, len(lines)) if lines[n].strip()), None)
+                if here and heading is not None and HEADING.match(lines[heading]):
+                    lines.insert(heading + 1, here)
+                elif here:
+                    buf.append(here)
                 i += 1
                 continue
             m = FENCE.match(line)
             if not m:
                 eq = EQ_LABEL.match(line)
                 if eq:
+                    opening = max((n for n, x in enumerate(buf) if x.lstrip().startswith("$$")), default=len(buf))
+                    buf.insert(opening, self.anchor(eq.group("label")))
                     buf.append(f"\\tag{{{self.index.equations[eq.group('label')].strip('()')}}}")
                     buf.append("$$")
                 else:
@@ -664,6 +682,7 @@ class Renderer:
             heading += f" ({', '.join(details)})"
         if title:
             heading += f": {title}"
+        heading += f" {self.anchor(opts.get('label'))}".rstrip()
         text = heading + "\n\n" + self.render_body(body)
         meta = {
             "exercise": opts.get("label"),
@@ -689,17 +708,19 @@ class Renderer:
         if name == "math":
             label = opts.get("label")
             tag = f"\n\\tag{{{self.index.equations[label].strip('()')}}}" if label in self.index.equations else ""
-            return f"$$\n{body}{tag}\n$$"
+            return f"{self.anchor(label)}\n$$\n{body}{tag}\n$$".lstrip("\n")
         if name == "bibliography":
             return "See the list of works cited at the end of this notebook."
         if name in ("figure", "image"):
             caption = self.render_body(body) if name == "figure" else ""
             alt = opts.get("alt", "")
-            return f"![{alt}]({arg})" + (f"\n\n*{caption}*" if caption else "")
+            here = self.anchor(opts.get("name") or opts.get("label"))
+            return f"{here}![{alt}]({arg})" + (f"\n\n*{caption}*" if caption else "")
         if name.startswith("prf:"):
             kind = name[4:]
             title = PRF_TITLES.get(kind, kind.title())
             heading = f"**{title}** ({self.inline(arg)})" if arg else f"**{title}**"
+            heading = self.anchor(opts.get("label")) + heading
             return _quote(heading + "\n\n" + self.render_body(body))
         if name == "admonition":
             return _quote(f"**{self.inline(arg)}**\n\n" + self.render_body(body))
@@ -708,7 +729,7 @@ class Renderer:
         if name in ("glue", "glue:", "glue:any", "glue:md", "glue:math", "glue:figure"):
             return self.glue_directive(name, arg, opts, body)
         if name in ("nb-exec-table", "tableofcontents", "toctree", "eval-rst", "exercise-index"):
-            return f"(The HTML book shows a generated table here: {self.base}book/{self.stem}.html)"
+            return f"(The book shows a generated table here: see its [HTML version]({self.base}book/{self.stem}.html).)"
         # Anything else: keep its content.
         return self.render_body(body)
 
@@ -759,7 +780,7 @@ def _code_cells(cell: nbformat.NotebookNode, r: Renderer, solution: dict | None)
     figure = (code.metadata.get("mystnb") or {}).get("figure") or {}
     if figure.get("caption"):
         target = r.index.targets.get(figure.get("name", ""))
-        number = f"**{target.text}.**" if target else "**Figure.**"
+        number = f"{r.anchor(figure.get('name'))}**{target.text}.**" if target else "**Figure.**"
         caption = r.inline(" ".join(str(figure["caption"]).split()))
         out.append(nbformat.v4.new_markdown_cell(f"{number} {caption}"))
     return out

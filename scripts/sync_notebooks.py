@@ -24,16 +24,16 @@ notebook from ``htsgd.notebook.run_solutions(False)``: running the notebook does
 exercises' answers, a reader changes ``False`` to ``True`` there to run the solutions, and
 ``HTSGD_RUN_SOLUTIONS=1`` in the kernel's environment runs them all (tests/test_plain_install.py).
 
-Last, this script adds one first cell
-that installs ``htsgd`` on Google Colab, and only there, from the *release* of the repository
-whose tag matches ``htsgd.__version__`` (``v0.1.0``). The repository's location is read from
+Last, this script adds one first cell that installs ``htsgd[notebook]==<htsgd.__version__>`` from PyPI
+on Google Colab or where ``htsgd`` is missing (``scripts/install_cell.py``; the tag workflow publishes that
+release). The repository's location is read from
 ``_config.yml`` (``repository.url``), its one home; the HTML book's address is derived from it
 (GitHub Pages) unless ``html.baseurl`` is set there. The notebooks are excluded from the Sphinx
 build; sphinx-book-theme points the launch buttons at them.
 
-Publishing (README, "Publishing the book"): set ``repository.url``, bump the version in
-``pyproject.toml`` and ``htsgd/__init__.py``, run ``make notebooks``, commit, and tag the commit
-``v<version>``: every launch button and install cell then follows.
+Publishing (README, "Publishing (maintainers)"): set ``repository.url``, bump the version in
+``pyproject.toml`` and ``htsgd/__init__.py``, run ``make notebooks``, commit, and push the tag
+``v<version>``: .github/workflows/release.yml publishes that version to PyPI, which every install cell names.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ import importlib.metadata
 import io
 import os
 import platform
-import re
 import sys
 import tokenize
 from pathlib import Path
@@ -54,6 +53,7 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from install_cell import INSTALL_TAG, install_cell, package_version  # noqa: E402
 from notebook_render import (  # noqa: E402
     BOOK_VALUES_KEY,
     TEXT_MIMES,
@@ -65,7 +65,7 @@ from notebook_render import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-COLAB_TAG = "colab-install"
+COLAB_TAG = INSTALL_TAG
 RUN_FLAG = "RUN_SOLUTIONS"  # the variable every solution cell of a reader's notebook runs under
 
 __all__ = [
@@ -91,26 +91,14 @@ __all__ = [
 
 def release_tag() -> str:
     """The git tag of the release the notebooks install: ``v`` + ``htsgd.__version__``."""
-    text = (ROOT / "htsgd" / "__init__.py").read_text()
-    version = re.search(r'^__version__ = "([^"]+)"', text, flags=re.MULTILINE).group(1)
-    return f"v{version}"
+    return f"v{package_version()}"
 
 
-def colab_install_cell(url: str, tag: str | None = None) -> nbformat.NotebookNode:
-    tag = tag or release_tag()
-    source = (
-        f"# On Google Colab, install htsgd {tag} (and what the chapters need) from the book's repository.\n"
-        "# It keeps the ipywidgets Colab ships (no restart needed). Elsewhere this cell does nothing:\n"
-        '# `pip install "htsgd[notebook] @ git+<repository>"` or `make book` in a clone instead.\n'
-        "import sys\n"
-        "\n"
-        'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "htsgd[notebook] @ git+{url}@{tag}"'
-    )
-    cell = nbformat.v4.new_code_cell(source)
-    cell.metadata["tags"] = [COLAB_TAG, "remove-cell"]
-    cell.pop("id", None)
-    return cell
+def colab_install_cell(url: str | None = None, tag: str | None = None) -> nbformat.NotebookNode:
+    """The notebook's first cell: ``scripts/install_cell.py`` (``htsgd[notebook]==<version>`` from PyPI).
+
+    ``url`` is not used any more (the cell names no repository); ``tag`` is ``v<version>``."""
+    return install_cell(tag.removeprefix("v") if tag else None)
 
 
 # ----------------------------------------------------------------------------- the build's values

@@ -88,3 +88,21 @@ def book_build() -> dict:
     if mode == "cache":
         done["cache"] = build_book.cache_folder(ROOT / "_build", build_book.build_env())
     return {**done, "status": status, "mode": mode}
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory) -> dict:
+    """The sdist and the wheel, built once per session as the release workflow builds them (tests/plain_env.py)."""
+    import plain_env
+
+    return plain_env.build_dist(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def plain_venv(tmp_path_factory, dist) -> dict:
+    """A fresh environment with ``htsgd[notebook]`` installed from the session's wheel (tests/plain_env.py)."""
+    import plain_env
+
+    work = tmp_path_factory.mktemp("plain-install")
+    assert not work.resolve().is_relative_to(ROOT.resolve())
+    return {"work": work, **plain_env.make_env(work, dist["wheel"])}

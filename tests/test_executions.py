@@ -4,7 +4,8 @@ Once in the developer environment, by the strict book build that the chapter tes
 share (tests/conftest.py ``book_build``), and once from the plain install (tests/test_plain_install.py);
 nbgrader's autograde of one chapter (tests/test_exercises.py, two submissions) is the one exception. Every
 execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
-execute chapters add an event saying they ran and how; :func:`count_problems` reads the log. The session's
+execute chapters add an event saying they ran and how (a released assignment, run once from the wheel
+by tests/test_publish.py, is the other exception); :func:`count_problems` reads the log. The session's
 count runs last (tests/conftest.py moves it), so it sees every execution of the session; when only some
 tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
 """
@@ -21,7 +22,10 @@ import pytest
 from conftest import BOOK
 
 PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
-NBGRADER_SUBMISSIONS = 2  # tests/test_exercises.py autogrades two students' copies of one chapter
+ASSIGNMENT_KERNEL = "htsgd-released-assignment"  # tests/test_publish.py runs one released assignment once
+# tests/test_exercises.py autogrades two students' copies of one chapter, tests/test_readme.py the README's
+# one (the released copy, as the README's instructor steps submit it)
+NBGRADER_SUBMISSIONS = 3
 
 
 def chapter_titles() -> dict[str, str]:
@@ -37,6 +41,8 @@ def chapter_titles() -> dict[str, str]:
 def _kind(execution: dict) -> str:
     if execution["kernel"] == PLAIN_KERNEL:
         return "plain"
+    if execution["kernel"] == ASSIGNMENT_KERNEL:
+        return "assignment"
     if execution["program"] == "nbgrader":
         return "nbgrader"
     return "dev"
@@ -62,6 +68,9 @@ def count_problems(executions: list[dict], events: list[dict], titles: dict[str,
         if counts[chapter, "plain"] - retried[chapter, "plain"] != (1 if plain else 0):
             problems.append(f"{chapter}: executed {counts[chapter, 'plain']} time(s) from the plain install "
                             f"({'once' if plain else 'never'} is the rule)")
+    assignments = sum(n for (_, kind), n in counts.items() if kind == "assignment")
+    if assignments > 1:
+        problems.append(f"released assignments executed {assignments} times: one chapter once at most")
     graded = {chapter for chapter, kind in counts if kind == "nbgrader"}
     if len(graded) > 1 or sum(counts[c, "nbgrader"] for c in graded) > NBGRADER_SUBMISSIONS:
         problems.append(f"nbgrader executed {sorted(graded)}: one chapter's {NBGRADER_SUBMISSIONS} submissions at most")
@@ -107,7 +116,11 @@ def test_executions_outside_the_build_missing_ones_and_nbgrader_are_counted():
     assert count_problems(retry, events, TITLES) == []
     graded = [_exec(t, program="nbgrader") for t in TITLES]
     assert count_problems(graded, [], TITLES) == [
-        "nbgrader executed ['sgd.md', 'stable.md']: one chapter's 2 submissions at most"]
+        f"nbgrader executed ['sgd.md', 'stable.md']: one chapter's {NBGRADER_SUBMISSIONS} submissions at most"]
+    assignment = [_exec("Stable distributions", kernel=ASSIGNMENT_KERNEL, program="pytest")]
+    assert count_problems(assignment, [], TITLES) == []  # the released assignment: its own kind, once
+    assert count_problems(assignment * 2, [], TITLES) == [
+        "released assignments executed 2 times: one chapter once at most"]
 
 
 def test_the_log_records_an_execution(tmp_path, monkeypatch):

@@ -265,16 +265,17 @@ def test_a_reader_run_prints_no_exercise_answers(tmp_path, monkeypatch):
     assert "x P(X > x)" in "".join(o.get("text", "") for o in part.cells[-1].outputs)
 
 
-def test_notebooks_install_htsgd_on_colab_only():
+def test_notebooks_install_the_release_where_htsgd_is_missing():
     url = sync.repository_url()
     for chapter in sync.chapters():
         nb = nbformat.read(chapter.with_suffix(".ipynb"), as_version=4)
         first = nb.cells[0]
         assert first.cell_type == "code"
         assert sync.COLAB_TAG in first.metadata["tags"]
-        assert 'if "google.colab" in sys.modules:' in first.source
-        assert f"git+{url}@v{htsgd.__version__}" in first.source
-        install = first.source.splitlines()[-1]
+        assert 'if "google.colab" in sys.modules or importlib.util.find_spec("htsgd") is None:' in first.source
+        assert f'"htsgd[notebook]=={htsgd.__version__}"' in first.source  # PyPI, the release workflow's
+        assert url not in first.source
+        install = next(line for line in first.source.splitlines() if "%pip" in line)
         assert "%pip install" in install and "--upgrade" not in install and "ipywidgets" not in install
         # The rest of the notebook is the chapter, unchanged.
         assert all(sync.COLAB_TAG not in c.metadata.get("tags", []) for c in nb.cells[1:])
@@ -362,9 +363,33 @@ def test_citations_cross_references_and_included_code_are_rendered():
     assert "## Works cited in this notebook" in nb.cells[-1].source
     assert "Samorodnitsky" in nb.cells[-1].source
     base = render.html_base_url()
-    assert f"]({base}book/stable.html#equation-stable-eq-s1)" in markdown
+    assert "](#equation-stable-eq-s1)" in markdown and '<a id="equation-stable-eq-s1"></a>' in markdown
+    assert f"]({base}book/sde.html#" in "\n".join(c.source for c in render.render_notebook(BOOK / "chaos.md").cells)
     assert "\\tag{1.1}" in markdown
     sgd = "\n".join(c.source for c in render.render_notebook(BOOK / "sgd.md").cells)
     source = (ROOT / "htsgd" / "optim.py").read_text()
     step = source[source.index("    def step("):].split("\n\n")[0]
     assert step in sgd  # literalinclude :pyobject: HeavyTailedSGD.step, verbatim
+
+
+def test_links_to_the_same_chapter_stay_in_the_notebook():
+    """Issue 21 §1: a link to an equation, section, figure or exercise of the same chapter is an anchor of the
+    notebook (``](#anchor)``, landing on an ``<a id=...>`` placed where the label is defined); links to other
+    chapters go to the HTML book. The one link a notebook keeps to its own web page is the header's
+    "HTML version" (the same chapter, typeset), which is no cross-reference."""
+    base = render.html_base_url()
+    local_links = 0
+    for chapter in sync.chapters():
+        nb = nbformat.reads(sync.notebook_text(chapter), as_version=4)
+        markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        own = re.escape(f"{base}book/{chapter.stem}.html")
+        links = re.findall(r"\[([^\]]*)\]\(" + own + r"([^)]*)\)", markdown)
+        assert all(text == "HTML version" and not rest for text, rest in links), (chapter.name, links)
+        bare = len(re.findall(own, markdown))
+        assert bare == len(links), f"{chapter.name}: its own web page named outside a link"
+        anchors = re.findall(r'<a id="([^"]+)"></a>', markdown)
+        assert len(anchors) == len(set(anchors)), f"{chapter.name}: duplicate anchors"
+        targets = re.findall(r"\]\(#([^)]+)\)", markdown)
+        assert set(targets) <= set(anchors), f"{chapter.name}: links to missing anchors {set(targets) - set(anchors)}"
+        local_links += len(targets)
+    assert local_links > 100  # the chapters cross-reference themselves a lot (192 when written)

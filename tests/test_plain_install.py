@@ -1,8 +1,8 @@
 """Every chapter's notebook runs from a plain install, as on Colab, Binder or a reader's laptop.
 
-A fresh virtual environment gets only ``pip install "<package>[notebook]"`` (not editable, from a
-copy of what a ``git+<repository>`` install receives: ``htsgd/``, ``pyproject.toml``, the README
-and the licence), then the generated notebooks (``book/*.ipynb``) are copied to a temporary folder
+A fresh virtual environment gets only ``pip install "htsgd[notebook]"`` from the wheel that
+``python -m build`` makes of this checkout, the file the release workflow publishes to PyPI (the
+session's ``plain_venv``, tests/plain_env.py), then the generated notebooks (``book/*.ipynb``) are copied to a temporary folder
 outside the repository and executed there top to bottom with nbclient, in a kernel of that
 environment, with the sweep cache (``HTSGD_CACHE_DIR``) in the temporary folder too. Nothing of
 the clone is importable there: the test checks that ``htsgd`` came from the new environment.
@@ -22,11 +22,8 @@ tables) therefore run on another machine's numbers, and the page checks of how n
 the developer build, run here on every executed notebook's outputs. This is the reader's path, so the
 emulation adds no execution: the chapters still run twice per session (tests/test_executions.py).
 
-Two choices keep the test on this machine's disks rather than downloading gigabytes: the torch of
-the new environment is pinned (``-c``) to the release already installed here (CPU build), as Colab
-and Binder bring their own torch; and ipykernel is held below 7, as in ``requirements.txt``
-(ipykernel 7 sometimes hangs under nbclient). ipywidgets is held at the release Colab ships
-(``COLAB_IPYWIDGETS``), so the explorers are run with it here. Each chapter's cold time and peak memory are
+The environment's torch is pinned to the one installed here, ipykernel below 7 and ipywidgets at
+Colab's release (tests/plain_env.py says why). Each chapter's cold time and peak memory are
 printed (``pytest -s``) and written to ``$HTSGD_BENCH_DIR/plain_install.json`` when that is set.
 """
 
@@ -35,19 +32,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 import execution_log
 import nbformat
 import pytest
-import torch
 from nbclient.exceptions import CellTimeoutError
 from page_checks import notebook_number_problems
+from plain_env import write_kernel
 
 from conftest import ROOT
 
@@ -57,9 +51,6 @@ LIMIT_MB = 2048  # Binder's memory limit
 BINDER_CPUS = 2
 CELL_TIMEOUT_S = 600
 KERNEL = "htsgd-plain-install"
-# The explorers must work with the ipywidgets Colab ships (the notebook extra allows it, so Colab
-# needs no restart); the book's own environment (requirements.txt) runs them with ipywidgets 8.
-COLAB_IPYWIDGETS = "ipywidgets==7.7.1"
 
 spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
 sync = importlib.util.module_from_spec(spec)
@@ -94,49 +85,16 @@ LAUNCH = (
 )
 
 
-def _pip_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
-
-
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory):
-    """A fresh environment with htsgd[notebook] and a Jupyter kernel spec pointing at it."""
-    work = tmp_path_factory.mktemp("plain-install")
-    assert not work.resolve().is_relative_to(ROOT.resolve())
-    source = work / "src"  # what `pip install git+<repository>` sees of the package
-    shutil.copytree(ROOT / "htsgd", source / "htsgd", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, source / name)
-    constraints = work / "constraints.txt"
-    constraints.write_text(f"torch=={torch.__version__}\nipykernel<7\n{COLAB_IPYWIDGETS}\n")
-    env_dir = work / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    start = time.perf_counter()
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), f"{source}[notebook]"],
-        check=True,
-        env=_pip_env(),
-        cwd=work,
-    )
-    install_s = time.perf_counter() - start
-    kernels = work / "jupyter" / "kernels" / KERNEL
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [str(python), "-c", LAUNCH, "-f", "{connection_file}"],
-                "display_name": "htsgd plain install",
-                "language": "python",
-                # HTSGD_RUN_SOLUTIONS=1: every exercise's solution runs too (a reader's run skips them)
-                "env": {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
-                        "HTSGD_RUN_SOLUTIONS": "1", **OTHER_MACHINE},
-            }
-        )
-    )
-    return {"work": work, "python": python, "install_s": install_s}
+def plain(plain_venv):
+    """The session's fresh environment (htsgd[notebook] from the wheel: tests/plain_env.py) and a Jupyter
+    kernel spec running it as Binder would (at most ``BINDER_CPUS`` CPUs) on another machine's kernels."""
+    work, python = plain_venv["work"], plain_venv["python"]
+    env = {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
+           # HTSGD_RUN_SOLUTIONS=1: every exercise's solution runs too (a reader's run skips them)
+           "HTSGD_RUN_SOLUTIONS": "1", **OTHER_MACHINE}
+    write_kernel(work / "jupyter", KERNEL, [str(python), "-c", LAUNCH], env)
+    return {"work": work, "python": python, "install_s": plain_venv["install_s"]}
 
 
 def _run(notebook: Path, workdir: Path) -> tuple[float, dict, nbformat.NotebookNode]:
