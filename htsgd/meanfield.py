@@ -300,9 +300,10 @@ def _fused_step(
     block for the whole batch to rounding (bit for bit on the shapes we checked, widths
     3 to 4096 with 1 to 16 seeds). In one array, overwritten in place: the pre-activations
     ``z = W x^T`` (one ``(block n, d) x (d, P)`` product), then ``phi(z)`` for the
-    outputs, then ``phi'(z)`` from ``phi(z)`` (ReLU: ``sign(relu(z)) = 1[z > 0]``;
+    outputs, then ``phi'(z)`` from ``phi(z)`` (ReLU: ``1[relu(z) > 0] = 1[z > 0]``;
     tanh: ``1 - tanh(z)**2``). The drift uses ``sum_p r_p phi'(z_ip) x_p = phi'(z_i) @ (r x)``,
-    so no ``(n, P)`` array is multiplied by the residual. ``buffers`` (a dict) keeps the
+    so no ``(n, P)`` array is multiplied by the residual (the product is formed transposed, as
+    ``(r x)^T phi'(z)^T``, the faster layout for MKL). ``buffers`` (a dict) keeps the
     work array between calls of the same shape.
     """
     lead = weight.shape[:-2]
@@ -329,9 +330,15 @@ def _fused_step(
         h = z.relu_() if activation == "relu" else z.tanh_()
         torch.bmm(a[s0:s1].unsqueeze(1), h, out=out[s0:s1].unsqueeze(1))
         out[s0:s1].div_(n)  # (block, P)
-        gate = h.sign_() if activation == "relu" else h.square_().neg_().add_(1.0)
-        xr = (out[s0:s1] - y).unsqueeze(-1) * x_step  # (block, P, d)
-        torch.addcmul(w[s0:s1], a[s0:s1].unsqueeze(-1), torch.bmm(gate, xr), out=new[s0:s1])
+        # ReLU: 1[z > 0] = 1[relu(z) > 0], written in place by gt_ (sign_ gives the same values, but torch's
+        # kernel for it without AVX2 is about 7 times slower than gt_'s: measured under ATEN_CPU_CAPABILITY=default).
+        gate = h.gt_(0.0) if activation == "relu" else h.square_().neg_().add_(1.0)
+        rx = x_step.T * (out[s0:s1] - y).unsqueeze(1)  # (block, d, P)
+        # The drift as (r x)^T phi'(z)^T, (block, d, n): the same sums as phi'(z) @ (r x), but a product with d = 10
+        # rows and n columns runs about 3 times faster than one with n rows and d = 10 columns (MKL, 2 seeds of
+        # width 1024, P = 128).
+        drift_t = torch.bmm(rx, gate.transpose(1, 2))
+        torch.addcmul(w[s0:s1], a[s0:s1].unsqueeze(-1), drift_t.transpose(1, 2), out=new[s0:s1])
     new = new.reshape(weight.shape)
     if noise is not None:
         new.add_(noise)
