@@ -98,7 +98,7 @@ def test_each_member_draws_the_lone_runs_weights_batches_and_noise_bit_for_bit(s
                   max_iters=steps, batch_size=64, eval_every=100)
     assert len(tap.batches) == steps
     for e, (init, batches, draws) in enumerate(lone):
-        assert all(torch.equal(p[e], q) for p, q in zip(stack.params, init, strict=True))
+        assert all(torch.equal(stack.member(k, e), q) for k, q in enumerate(init))
         assert all(torch.equal(b[e], lb[0]) for b, lb in zip(tap.batches, batches, strict=True))
         mine = [x for g, x in tap.noise if gens[g] == e]
         assert len(mine) == len(draws) == steps  # one noisy layer, one draw per step
