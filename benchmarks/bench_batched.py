@@ -11,10 +11,12 @@ fixed number of steps (no stopping rule, so every variant does the same work). V
 ``lone``
     today's ``--workers 2``: two spawned processes, one torch thread each, each running half the
     cells one after the other with :func:`htsgd.train.train`;
-``batched``
-    one process with 2 torch threads training all ``E`` members as one batch;
 ``batched_2x1``
-    what ``--workers 2 --batch E/2`` does: two processes, one thread each, ``E/2`` members each.
+    what ``--workers 2 --batch E/2`` does: two processes, one thread each, ``E/2`` members each;
+``batched`` (``--single-process``)
+    one process with 2 torch threads training all ``E`` members as one batch (on a machine
+    shared by more processes than cores two threads per process wait on each other: the
+    sweeps' workers use one thread each for that reason).
 
 Throughput is member-steps (steps x members) per second of wall time and per CPU second (the
 processes' own CPU time, all threads: the machine may be shared, so the CPU-based figure is the
@@ -115,16 +117,17 @@ def _warm(_: int) -> None:
     hs.data.mnist_digits()
 
 
-def matmul_peak(threads: int, n: int = 2048, device: str = "cpu") -> float:
-    """Best-of-5 GFLOP/s of an ``n x n`` float32 ``torch.mm``."""
+def matmul_peak(threads: int, n: int = 2048, device: str = "cpu") -> dict:
+    """Best-of-5 GFLOP/s of an ``n x n`` float32 ``torch.mm``, per wall second and per CPU second."""
     torch.set_num_threads(threads)
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    best = float("inf")
+    wall = cpu = float("inf")
     for _ in range(5):
-        t, _c = _clock(device)
+        t, c = _clock(device)
         torch.mm(a, b)
-        best = min(best, _clock(device)[0] - t)
-    return 2 * n**3 / best / 1e9
+        t2, c2 = _clock(device)
+        wall, cpu = min(wall, t2 - t), min(cpu, c2 - c)
+    return {"per_wall_s": 2 * n**3 / wall / 1e9, "per_cpu_s": 2 * n**3 / max(cpu, 1e-9) / 1e9}
 
 
 def flops(width: int, steps: int, members: int) -> float:
@@ -135,7 +138,7 @@ def flops(width: int, steps: int, members: int) -> float:
     return members * (steps * train + evals * 2 * 10_000 * (p1 + p2))
 
 
-def measure_width(width: int, members: int, steps: int, device: str, peak: float) -> dict:
+def measure_width(width: int, members: int, steps: int, device: str, peak: dict, single: bool) -> dict:
     seeds = list(range(members))
     half = [seeds[: members // 2], seeds[members // 2 :]]
     if device == "cuda":
@@ -143,20 +146,24 @@ def measure_width(width: int, members: int, steps: int, device: str, peak: float
     else:
         variants = {
             "lone": in_processes(run_lone, half, width, steps),
-            "batched": _spawned(run_batched, seeds, width, steps, 2),
             "batched_2x1": in_processes(run_batched, half, width, steps),
         }
+        if single:
+            variants["batched"] = _spawned(run_batched, seeds, width, steps, 2)
     work = flops(width, steps, members)
     out = {"width": width, "members": members, "steps": steps, "gflop": work / 1e9}
     for name, v in variants.items():
         v["member_steps_per_s"] = steps * members / v["wall"]
         v["member_steps_per_cpu_s"] = steps * members / v["cpu"]
         v["gflop_per_s"] = work / v["wall"] / 1e9
-        v["fraction_of_peak"] = v["gflop_per_s"] / peak
+        v["gflop_per_cpu_s"] = work / v["cpu"] / 1e9
+        # On a shared CPU the wall clock counts other processes' time: compare CPU seconds with CPU seconds.
+        key = "per_cpu_s" if device == "cpu" else "per_wall_s"
+        v["fraction_of_peak"] = v["gflop_per_cpu_s" if device == "cpu" else "gflop_per_s"] / peak[key]
         out[name] = v
     for name in variants:
         if name != "lone":
-            out[f"{name}_speedup_wall"] = variants[name]["wall"] and variants["lone"]["wall"] / variants[name]["wall"]
+            out[f"{name}_speedup_wall"] = variants["lone"]["wall"] / variants[name]["wall"]
             out[f"{name}_speedup_cpu"] = variants["lone"]["cpu"] / variants[name]["cpu"]
     return out
 
@@ -173,17 +180,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[128, 256, 512, 2048])
     parser.add_argument("--members", type=int, default=16)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--single-process", action="store_true",
+                        help="also the variant 'batched' (one process, 2 threads): slow on a loaded machine")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.members < 2 or args.members % 2:
         parser.error("--members must be an even number >= 2")
     load_before = os.getloadavg()
     peak = {t: matmul_peak(t) for t in (1, 2)} if args.device == "cpu" else {"gpu": matmul_peak(1, 8192, "cuda")}
-    top = max(peak.values())
+    top = peak[1] if args.device == "cpu" else peak["gpu"]  # one thread: what each worker has
     rows = []
     for width in args.widths:
         steps = max(20, args.steps * 128 // width) if args.device == "cpu" else args.steps
-        row = measure_width(width, args.members, steps, args.device, top)
+        row = measure_width(width, args.members, steps, args.device, top, args.single_process)
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
                           if not isinstance(v, dict)}), flush=True)
@@ -193,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "host": platform.node(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
-        "matmul_peak_gflop_per_s": {str(k): v for k, v in peak.items()},
+        "matmul_peak_gflop": {f"threads_{k}" if k != "gpu" else k: v for k, v in peak.items()},
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "goals": {str(k): v for k, v in GOALS[args.device].items()},

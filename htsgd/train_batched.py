@@ -11,7 +11,7 @@ product in one call) instead of ``E`` small ones.
 Each member is the cell run alone, stream for stream. The caller builds every member's network
 and optimizer exactly as for :func:`htsgd.train.train` (same seeds), and passes each member's
 batch seed: initial weights are the networks' own, the batch order comes from the member's own
-generator (:class:`htsgd._train_stages.EpochBatches`), the noise from the member's own
+generator (``EpochBatches``), the noise from the member's own
 :class:`htsgd.optim.HeavyTailedSGD` generator in the same order of layers. The SGD update is the
 same elementwise operation. Only the matrix products run batched, whose summation order a BLAS
 may choose differently from the lone ``mm``; on the CPUs tested ``bmm`` gives every member
@@ -224,7 +224,7 @@ class _Evaluation:
 
     Rows go in chunks of ``batch_size`` (as :func:`htsgd.train.evaluate`) and members in groups of
     a size fixed by the width alone (memory), so no member's numbers depend on how many members
-    the batch holds. ``member(a)`` is member ``a``'s evaluator for :class:`Recorder`.
+    the batch holds. ``member(a)`` is member ``a``'s evaluator for ``Recorder``.
     """
 
     _FLOATS = 2**24  # the largest (members, rows, width) activation of one product: 64 MiB
@@ -484,7 +484,7 @@ def _run(run: _BatchedRun) -> None:
 
 
 def _results(members: list[_Member], config: dict[str, Any], on_divergence: str) -> list[TrainResult]:
-    """Every member's result, or the first diverged member's :class:`Diverged` (``on_divergence="raise"``)."""
+    """Every member's result, or the first diverged member's ``Diverged`` (``on_divergence="raise"``)."""
     out = [_result(m.history, m.iterations, m.stopped_by, m.diverged, m.seconds, config, "record") for m in members]
     if on_divergence == "raise":
         for m in members:

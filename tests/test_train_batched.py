@@ -191,3 +191,27 @@ def test_bad_arguments_are_refused_with_the_argument_named(small):
         train_batched([m0], small, [o0], generators=[0], batch_size=0, max_iters=1)
     with pytest.raises(ValueError, match="distinct"):
         train_batched([m0, m0], small, [o0, o0], generators=[0, 1], batch_size=8, max_iters=1)
+
+
+def test_regression_members_and_batched_evaluation_match_the_lone_run():
+    data = hs.data.load("teacher_student_regression", n_train=120, n_test=40, input_dim=4)
+    out_dim = 1 if data.y_train.dim() == 1 else int(data.y_train.shape[1])
+
+    def build(seed):
+        torch.manual_seed(seed)
+        model = hs.nets.FCN(4, 16, 2, out_dim)
+        return model, hs.optim.HeavyTailedSGD(hs.optim.paper_param_groups(model), lr=0.05, alpha=1.9, sigma=0.01,
+                                              generator=seed)
+
+    kw = dict(batch_size=16, max_iters=40, eval_every=10, stop_train_loss=1e-3)
+    built = [build(s) for s in (0, 1, 2)]
+    results = train_batched([m for m, _ in built], data, [o for _, o in built], generators=[5, 6, 7], **kw)
+    for e, s in enumerate((0, 1, 2)):
+        model, opt = build(s)
+        lone = train(model, data, opt, generator=5 + e, progress=False, **kw)
+        assert lone.iterations == results[e].iterations and lone.history.iteration == results[e].history.iteration
+        for a, b in zip(lone.history.test_loss, results[e].history.test_loss, strict=True):
+            assert b == pytest.approx(a, rel=1e-4)  # float32 outputs summed in float64 by both
+        # The batched evaluation of the final weights is train.evaluate's, to float32 rounding.
+        loss, acc = hs.train.evaluate(built[e][0], data.x_test, data.y_test)
+        assert acc is None and results[e].final["test_loss"] == pytest.approx(loss, rel=1e-5)

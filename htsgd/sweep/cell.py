@@ -229,9 +229,9 @@ BATCHED_FIELDS = ("seed", "sigma", "alpha", "noise")
 
 
 def batch_key(config: ExperimentConfig) -> str | None:
-    """The cells with one key can train as one batch (:func:`run_cells`); None: this cell cannot.
+    """The cells with one key can train as one batch (``run_cells``); None: this cell cannot.
 
-    The key is the cell without its :data:`BATCHED_FIELDS`; only FCNs batch.
+    The key is the cell without its ``BATCHED_FIELDS``; only FCNs batch.
     """
     if config.model != "fcn":
         return None
@@ -244,8 +244,8 @@ def run_cells(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     Parameters
     ----------
     configs : list of mapping
-        ``E >= 1`` cells (:meth:`ExperimentConfig.to_dict`) of one :func:`batch_key`: they
-        may differ only in :data:`BATCHED_FIELDS`.
+        ``E >= 1`` cells (:meth:`ExperimentConfig.to_dict`) of one batch key: they
+        may differ only in seed, sigma, alpha and noise type.
 
     Returns
     -------

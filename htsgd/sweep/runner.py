@@ -34,7 +34,7 @@ from .tables import flatten_result
 __all__ = ["run_sweep", "write_results", "read_results", "BATCHED_RUNNER"]
 
 #: The runner part of the cache key of a cell trained in a batch (``run_sweep(batch=E)``):
-#: :func:`htsgd.sweep.cell.run_cells`. A member's result does not depend on the other cells
+#: :func:`run_cells`. A member's result does not depend on the other cells
 #: of its batch (bit for bit), but batched and lone products may round differently, so a
 #: batched cell and a lone one are two cache records.
 BATCHED_RUNNER = "htsgd.sweep:run_cells"
@@ -344,7 +344,7 @@ def run_sweep(
         ``htsgd.sweep.config.MAX_CELLS``), counted before any cell is built.
     batch : int, optional
         Train the cells that differ only in seed, sigma, alpha and noise type (FCNs) as
-        batches of at most ``batch`` networks (:func:`htsgd.sweep.cell.run_cells`; each group
+        batches of at most ``batch`` networks (:func:`run_cells`; each group
         cut into the fewest near-equal chunks); each batch is one job for the executor and
         each cell is still its own cache record, stored when its batch finishes. ``None``
         (default): every cell alone. Batched cells are cached under the runner name
