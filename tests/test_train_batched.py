@@ -215,3 +215,22 @@ def test_regression_members_and_batched_evaluation_match_the_lone_run():
         # The batched evaluation of the final weights is train.evaluate's, to float32 rounding.
         loss, acc = hs.train.evaluate(built[e][0], data.x_test, data.y_test)
         assert acc is None and results[e].final["test_loss"] == pytest.approx(loss, rel=1e-5)
+
+
+def test_stopped_members_leave_the_batch(small, monkeypatch):
+    sizes = []
+    forward = tb_mod._Stack.forward
+
+    def counting(self, x, members=slice(None)):
+        if x.requires_grad is False and members == slice(None) and x.shape[1] == KW["batch_size"]:
+            sizes.append(x.shape[0])  # a training step: one row of inputs per member in the batch
+        return forward(self, x, members)
+
+    monkeypatch.setattr(tb_mod._Stack, "forward", counting)
+    specs = [{}, dict(alpha=1.5, sigma=1e25), {}, dict(lr=0.01)]  # one diverges, one is slow
+    _, results = _batched(small, [0, 1, 2, 3], 200, specs)
+    steps = max(r.iterations for r in results)
+    assert len(sizes) == steps
+    for it, size in enumerate(sizes, start=1):  # member e takes part in step it iff it <= its last step
+        assert size == sum(it <= r.iterations for r in results)
+    assert sizes[0] == 4 and sizes[-1] < 4
