@@ -1,7 +1,7 @@
 """Batched training (:func:`htsgd.train_batched.train_batched`) against lone runs on the same cells.
 
     .venv/bin/python benchmarks/bench_batched.py [--widths 128 256 512 2048] [--members 16]
-                                                 [--steps 200] [--device cpu|cuda]
+                                                 [--steps 200] [--device cpu|cuda] [--kernels]
 
 The cells of a sweep at one width: ``E`` seeds of a 784 -> width -> 10 FCN on the digits
 (:func:`htsgd.data.mnist_digits`, 8000 training digits), heavy-tailed SGD (per-neuron noise,
@@ -130,6 +130,42 @@ def matmul_peak(threads: int, n: int = 2048, device: str = "cpu") -> dict:
     return {"per_wall_s": 2 * n**3 / wall / 1e9, "per_cpu_s": 2 * n**3 / max(cpu, 1e-9) / 1e9}
 
 
+def kernels(width: int = 128, members: int = 16, threads: int = 1) -> dict:
+    """CPU ms (best of 5) of one batched forward + weight gradient of the input layer, four ways.
+
+    ``bmm`` with the weights ``(E, out, in)`` transposed on the fly; ``bmm`` with them stored
+    ``(E, in, out)`` (what the trainer does); ``torch.func.vmap(F.linear)``; and a loop of
+    ``F.linear`` (what ``E`` lone runs do).
+    """
+    from torch.nn import functional as F
+
+    torch.set_num_threads(threads)
+    x = torch.randn(members, BATCH, 784)
+    w = torch.randn(members, width, 784, requires_grad=True)
+    wt = torch.randn(members, 784, width, requires_grad=True)
+    vmapped = torch.func.vmap(F.linear)
+
+    def loop():
+        for e in range(members):
+            F.linear(x[e], w[e]).sum().backward()
+
+    ways = {
+        "bmm_transposed": lambda: torch.bmm(x, w.transpose(1, 2)).sum().backward(),
+        "bmm_stored_in_out": lambda: torch.bmm(x, wt).sum().backward(),
+        "vmap_linear": lambda: vmapped(x, w).sum().backward(),
+        "loop_linear": loop,
+    }
+    out = {}
+    for name, fn in ways.items():
+        best = float("inf")
+        for _ in range(5):
+            c = time.process_time()
+            fn()
+            best = min(best, time.process_time() - c)
+        out[name] = {"cpu_ms": best * 1e3, "gflop_per_cpu_s": 4 * members * BATCH * 784 * width / best / 1e9}
+    return {"width": width, "members": members, "threads": threads, "ways": out}
+
+
 def flops(width: int, steps: int, members: int) -> float:
     """Matmul FLOPs of ``steps`` training steps and the evaluations, for ``members`` networks."""
     p1, p2 = 784 * width, width * 10
@@ -183,7 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single-process", action="store_true",
                         help="also the variant 'batched' (one process, 2 threads): slow on a loaded machine")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--kernels", action="store_true",
+                        help="only compare bmm layouts, vmap and a loop of F.linear (batched_kernels.json)")
     args = parser.parse_args(argv)
+    folder = Path(os.environ.get("HTSGD_BENCH_DIR", ROOT / "benchmarks" / "results"))
+    folder.mkdir(parents=True, exist_ok=True)
+    if args.kernels:
+        report = {"load_average": os.getloadavg(), "torch": torch.__version__,
+                  "peak_1_thread": matmul_peak(1), "kernels": [kernels(w) for w in args.widths]}
+        (folder / "batched_kernels.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=1))
+        return 0
     if args.members < 2 or args.members % 2:
         parser.error("--members must be an even number >= 2")
     load_before = os.getloadavg()
@@ -208,8 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         "goals": {str(k): v for k, v in GOALS[args.device].items()},
         "widths": rows,
     }
-    folder = Path(os.environ.get("HTSGD_BENCH_DIR", ROOT / "benchmarks" / "results"))
-    folder.mkdir(parents=True, exist_ok=True)
     name = "batched.json" if args.device == "cpu" else "batched_cuda.json"
     (folder / name).write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {folder / name}")
