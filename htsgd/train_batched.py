@@ -14,9 +14,11 @@ batch seed: initial weights are the networks' own, the batch order comes from th
 generator (``EpochBatches``), the noise from the member's own
 :class:`htsgd.optim.HeavyTailedSGD` generator in the same order of layers. The SGD update is the
 same elementwise operation. Only the matrix products run batched, whose summation order a BLAS
-may choose differently from the lone ``mm``; on the CPUs tested ``bmm`` gives every member
-exactly the lone product, and a member's result never depends on how many members share its
-batch (each slice of ``bmm`` is its own product).
+may choose differently from the lone ``mm``. With one torch thread each slice of ``bmm`` is its
+own product, so a member's result does not depend on how many members share its batch (tested
+bit for bit, batches of 1 and 16); with several threads the BLAS may split the batch and the
+products differently for different batch sizes (measured: with 2 threads a member's weights
+differed between batches of 1 and 16), so :func:`htsgd.sweep.run_cells` trains with one thread.
 
 Each member has its own stopping rule and its own divergence report: a member that reaches the
 stopping rule, diverges or hits ``max_iters`` leaves the batch (its weights are written back to

@@ -18,6 +18,15 @@ from htsgd.train_batched import train_batched
 U = 2.0**-24  # float32 unit roundoff
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Bit-identity across batch sizes holds with one torch thread (what run_cells and sweep workers use)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def small():
     return hs.data.load("teacher_student", n_train=600, n_test=200, input_dim=10, teacher_width=6, num_classes=3)

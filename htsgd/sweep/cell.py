@@ -8,8 +8,9 @@ norms and their tail index. Each step is a small function of its own.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .config import ExperimentConfig, canonical_json
@@ -279,13 +280,33 @@ def run_cells(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     cfg, device = cfgs[0], _device(cfgs[0])
     data = _load_data(cfg, device)
     models = [_build_model(c, data, device) for c in cfgs]
-    results = train_batched.train_batched(
-        models, data, [_build_optimizer(c, m) for c, m in zip(cfgs, models, strict=True)],
-        generators=[_sub_seed(c.seed, _BATCHES) for c in cfgs], batch_size=cfg.batch_size,
-        max_iters=cfg.max_iters, stop_train_acc=cfg.stop_train_acc, eval_every=cfg.eval_every,
-        on_divergence="record", device=device,
-    )
-    return [_measure_cell(c, m, data, r, device) for c, m, r in zip(cfgs, models, results, strict=True)]
+    with _one_thread():  # the training and the measurements: a record is the same on every executor
+        results = train_batched.train_batched(
+            models, data, [_build_optimizer(c, m) for c, m in zip(cfgs, models, strict=True)],
+            generators=[_sub_seed(c.seed, _BATCHES) for c in cfgs], batch_size=cfg.batch_size,
+            max_iters=cfg.max_iters, stop_train_acc=cfg.stop_train_acc, eval_every=cfg.eval_every,
+            on_divergence="record", device=device,
+        )
+        return [_measure_cell(c, m, data, r, device) for c, m, r in zip(cfgs, models, results, strict=True)]
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch thread while a batch trains (restored after).
+
+    With several threads the BLAS splits a batched product differently for different batch
+    sizes (measured on the 2-core machine: with 2 threads a member's weights differed between
+    batches of 1 and 16), so a cell's record would depend on its batch; with one thread every
+    member's product is its own. Sweep workers run one thread anyway.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def jsonable(value: Any) -> Any:
