@@ -68,7 +68,7 @@ def _execute(
 
 
 def runner_of(cell: ExperimentConfig, runner: str, batch: int | None) -> str:
-    """The runner part of ``cell``'s cache key: :data:`BATCHED_RUNNER` when it trains in a batch, else ``runner``."""
+    """The runner part of ``cell``'s cache key: ``BATCHED_RUNNER`` when it trains in a batch, else ``runner``."""
     return BATCHED_RUNNER if batch is not None and batch_key(cell) is not None else runner
 
 
@@ -348,7 +348,7 @@ def run_sweep(
         cut into the fewest near-equal chunks); each batch is one job for the executor and
         each cell is still its own cache record, stored when its batch finishes. ``None``
         (default): every cell alone. Batched cells are cached under the runner name
-        :data:`BATCHED_RUNNER` (a member's result does not depend on its batch, so a killed
+        ``BATCHED_RUNNER`` (a member's result does not depend on its batch, so a killed
         sweep resumes to identical results whatever the grouping); needs the package's runner.
 
     Returns
