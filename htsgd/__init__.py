@@ -19,6 +19,7 @@ _SUBMODULES = (
     "nets",
     "data",
     "train",
+    "train_batched",
     "compress",
     "meanfield",
     "chaos",

@@ -3,7 +3,7 @@
 Introduced in the chapter *Compressibility experiments* (``book/experiments.md``).
 
     python -m htsgd sweep CONFIG|--list [--results DIR] [--cache DIR] [--executor local|serial|dask]
-                                 [--scheduler ADDRESS] [--workers N] [--recompute] [--dry-run]
+                                 [--scheduler ADDRESS] [--workers N] [--batch E] [--recompute] [--dry-run]
                                  [--no-progress] [--allow-runner MODULE:FUNCTION]... [--max-cells N]
     python -m htsgd info
 
@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes (default: one per CPU this process may use)",
     )
     sweep.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        metavar="E",
+        help="train cells that differ only in seed, sigma, alpha, noise as batches of up to E networks",
+    )
+    sweep.add_argument(
         "--recompute", action="store_true", help="ignore cached cells and run them again"
     )
     sweep.add_argument(
@@ -141,16 +148,19 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
             return str(err)
     if args.workers is not None and args.workers < 1:
         return f"--workers must be at least 1, got {args.workers}"
+    if args.batch is not None and args.batch < 1:
+        return f"--batch must be at least 1, got {args.batch}"
     if args.max_cells is not None and args.max_cells < 1:
         return f"--max-cells must be at least 1, got {args.max_cells}"
     return None
 
 
-def _dry_run(config, cells, cache) -> int:
+def _dry_run(config, cells, cache, batch) -> int:
     from .sweep import cell_hash
+    from .sweep.runner import runner_of
 
     for cell in cells:
-        digest = cell_hash(cell, config.runner)
+        digest = cell_hash(cell, runner_of(cell, config.runner, batch))
         print(f"{digest[:12]}  {'cached ' if digest in cache else 'pending'}  {cell.label()}")
     extra = (
         f" (+ matched-steps controls for alpha in {list(config.matched_steps)})"
@@ -180,7 +190,7 @@ def _sweep(args: argparse.Namespace) -> int:
         return _fail(err)
     cache = Cache(args.cache)
     if args.dry_run:
-        return _dry_run(config, cells, cache)
+        return _dry_run(config, cells, cache, args.batch)
     results = args.results if args.results is not None else Path("results") / config.name
     start = time.perf_counter()
     try:
@@ -194,6 +204,7 @@ def _sweep(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             recompute=args.recompute,
             max_cells=args.max_cells,
+            batch=args.batch,
         )
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -118,6 +118,15 @@ class EpochBatches:
         self._pos += self.batch_size
         return idx
 
+    def keep(self, members: Sequence[int]) -> None:
+        """Keep only the members at positions ``members`` (in that order): the others left the batch.
+
+        The kept members' streams and current permutations are untouched, so each one's
+        batches stay those it would draw alone.
+        """
+        self.generators = [self.generators[i] for i in members]
+        self._perms = self._perms[list(members)]
+
 
 class DivergenceWatch:
     """The first iteration at which each member's training loss was non-finite.
@@ -146,6 +155,10 @@ class DivergenceWatch:
             return False
         self._first = torch.where(bad & (self._first < 0), it, self._first)
         return True
+
+    def keep(self, members: Sequence[int]) -> None:
+        """Keep only the members at positions ``members`` (in that order): the others left the batch."""
+        self._first = self._first[list(members)]
 
     def first_bad(self) -> list[int | None]:
         """Each member's first non-finite iteration (None where none), read to the host."""

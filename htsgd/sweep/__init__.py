@@ -53,7 +53,7 @@ from .cache import (
     cell_path,
     load_result,
 )
-from .cell import run_cell
+from .cell import run_cell, run_cells
 from .config import (
     DATASETS,
     DEFAULT_RUNNER,
@@ -71,12 +71,13 @@ from .config import (
 )
 from .executors import available_cpus
 from .registry import register_runner, runner_names
-from .runner import read_results, run_sweep
+from .runner import BATCHED_RUNNER, read_results, run_sweep
 from .tables import find_results, flatten_result, neuron_norms, select, summarize
 
 __all__ = [
     "SCHEMA_VERSION",
     "DEFAULT_RUNNER",
+    "BATCHED_RUNNER",
     "MAX_CELLS",
     "DATASETS",
     "MODELS",
@@ -96,6 +97,7 @@ __all__ = [
     "cell_path",
     "load_result",
     "run_cell",
+    "run_cells",
     "run_sweep",
     "read_results",
     "register_runner",

@@ -8,13 +8,14 @@ norms and their tail index. Each step is a small function of its own.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .config import ExperimentConfig, canonical_json
 
-__all__ = ["run_cell"]
+__all__ = ["run_cell", "run_cells", "batch_key", "BATCHED_FIELDS"]
 
 # Independent random streams of one cell, all derived from its seed.
 _INIT, _BATCHES, _NOISE, _PRUNING = 0, 1, 2, 3
@@ -204,7 +205,11 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
     device = _device(cfg)
     data = _load_data(cfg, device)
     model = _build_model(cfg, data, device)
-    result = _train(cfg, model, data, _build_optimizer(cfg, model), device)
+    return _measure_cell(cfg, model, data, _train(cfg, model, data, _build_optimizer(cfg, model), device), device)
+
+
+def _measure_cell(cfg: ExperimentConfig, model: Any, data: Any, result: Any, device: Any) -> dict[str, Any]:
+    """After training: the metrics, the pruning, the neuron norms and the history of one cell."""
     metrics: dict[str, Any] = {
         "iterations": int(result.iterations),
         "stopped_by": str(result.stopped_by),
@@ -218,6 +223,90 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
     metrics.update(_neuron_norms_and_tail(cfg, model))
     metrics["history"] = jsonable(result.history.to_dict())
     return metrics
+
+
+#: The fields in which the cells of one batched job may differ (each member its own).
+BATCHED_FIELDS = ("seed", "sigma", "alpha", "noise")
+
+
+def batch_key(config: ExperimentConfig) -> str | None:
+    """The cells with one key can train as one batch (``run_cells``); None: this cell cannot.
+
+    The key is the cell without its ``BATCHED_FIELDS``; only FCNs batch.
+    """
+    if config.model != "fcn":
+        return None
+    return canonical_json({k: v for k, v in config.to_dict().items() if k not in BATCHED_FIELDS})
+
+
+def run_cells(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Train several cells as one batch (:func:`htsgd.train_batched.train_batched`) and measure each.
+
+    Parameters
+    ----------
+    configs : list of mapping
+        ``E >= 1`` cells (:meth:`ExperimentConfig.to_dict`) of one batch key: they
+        may differ only in seed, sigma, alpha and noise type.
+
+    Returns
+    -------
+    list of dict
+        One metrics dict per cell, in order, as :func:`run_cell` returns them. Each member
+        has the cell's own initial weights, batches and noise; a member's metrics are bit
+        for bit the same whatever other cells share its batch (``tests/test_train_batched.py``).
+
+    Raises
+    ------
+    ValueError
+        If ``configs`` is empty or the cells do not share one batch key (naming the first
+        that differs).
+
+    Notes
+    -----
+    Introduced in the chapter *Compressibility experiments*.
+    """
+    from .. import train_batched
+
+    cfgs = [c if isinstance(c, ExperimentConfig) else ExperimentConfig.from_dict(c) for c in configs]
+    if not cfgs:
+        raise ValueError("configs must hold at least one cell")
+    keys = [batch_key(c) for c in cfgs]
+    for i, key in enumerate(keys):
+        if key is None or key != keys[0]:
+            raise ValueError(
+                f"configs[{i}] cannot share a batch with configs[0]: cells of one batch are FCNs that differ "
+                f"only in {', '.join(BATCHED_FIELDS)}"
+            )
+    cfg, device = cfgs[0], _device(cfgs[0])
+    data = _load_data(cfg, device)
+    models = [_build_model(c, data, device) for c in cfgs]
+    with _one_thread():  # the training and the measurements: a record is the same on every executor
+        results = train_batched.train_batched(
+            models, data, [_build_optimizer(c, m) for c, m in zip(cfgs, models, strict=True)],
+            generators=[_sub_seed(c.seed, _BATCHES) for c in cfgs], batch_size=cfg.batch_size,
+            max_iters=cfg.max_iters, stop_train_acc=cfg.stop_train_acc, eval_every=cfg.eval_every,
+            on_divergence="record", device=device,
+        )
+        return [_measure_cell(c, m, data, r, device) for c, m, r in zip(cfgs, models, results, strict=True)]
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch thread while a batch trains (restored after).
+
+    With several threads the BLAS splits a batched product differently for different batch
+    sizes (measured on the 2-core machine: with 2 threads a member's weights differed between
+    batches of 1 and 16), so a cell's record would depend on its batch; with one thread every
+    member's product is its own. Sweep workers run one thread anyway.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def jsonable(value: Any) -> Any:

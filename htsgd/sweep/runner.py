@@ -25,13 +25,26 @@ from typing import Any
 from .._checks import check_bool, check_choice, check_int
 from .._io import atomic_write_bytes, atomic_write_text, read_regular, remove_stale_temporaries
 from .cache import Cache, cell_hash, make_record
-from .cell import jsonable
+from .cell import batch_key, jsonable, run_cells
 from .config import EXECUTORS, ExperimentConfig, SweepConfig, load_config
 from .executors import Workers, _init_worker, check_scheduler, open_executor
-from .registry import Runner, get_runner
+from .registry import DEFAULT_RUNNER, Runner, get_runner
 from .tables import flatten_result
 
-__all__ = ["run_sweep", "write_results", "read_results"]
+__all__ = ["run_sweep", "write_results", "read_results", "BATCHED_RUNNER"]
+
+#: The runner part of the cache key of a cell trained in a batch (``run_sweep(batch=E)``):
+#: :func:`run_cells`. A member's result does not depend on the other cells
+#: of its batch (bit for bit), but batched and lone products may round differently, so a
+#: batched cell and a lone one are two cache records.
+BATCHED_RUNNER = "htsgd.sweep:run_cells"
+
+
+def _execute_single(
+    config: dict[str, Any], runner: str, function: Runner, threads: int | None
+) -> list[dict[str, Any]]:
+    """:func:`_execute` as a job of one cell: a list of one output."""
+    return [_execute(config, runner, function, threads)]
 
 
 def _execute(
@@ -52,6 +65,35 @@ def _execute(
         "seconds": time.perf_counter() - start,
         "host": platform.node(),
     }
+
+
+def runner_of(cell: ExperimentConfig, runner: str, batch: int | None) -> str:
+    """The runner part of ``cell``'s cache key: ``BATCHED_RUNNER`` when it trains in a batch, else ``runner``."""
+    return BATCHED_RUNNER if batch is not None and batch_key(cell) is not None else runner
+
+
+def _execute_batch(configs: list[dict[str, Any]], threads: int | None) -> list[dict[str, Any]]:
+    """Run cells of one batch key as one batched job (in a worker): one output per cell, in order.
+
+    ``seconds`` of each is the job's wall time divided by its cells (the cost per cell).
+    """
+    _init_worker(threads)
+    start = time.perf_counter()
+    metrics = run_cells(configs)
+    share = (time.perf_counter() - start) / len(configs)
+    return [{"metrics": jsonable(m), "seconds": share, "host": platform.node()} for m in metrics]
+
+
+def _chunks(items: list[Any], most: int) -> list[list[Any]]:
+    """``items`` cut into the fewest near-equal chunks of at most ``most``."""
+    n = math.ceil(len(items) / most)
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        stop = start + size + (1 if i < extra else 0)
+        out.append(items[start:stop])
+        start = stop
+    return out
 
 
 class _Progress:
@@ -89,6 +131,34 @@ class _Run:
         self.workers: Workers | None = None
         self.function = get_runner(config.runner)
         self.prepared = False
+        self.batch: int | None = None
+
+    def runner_of(self, cell: ExperimentConfig) -> str:
+        """The runner part of the cell's cache key (:func:`runner_of`)."""
+        return runner_of(cell, self.config.runner, self.batch)
+
+    def hash(self, cell: ExperimentConfig) -> str:
+        """The cell's cache key (:func:`cell_hash` with :meth:`runner_of`)."""
+        return cell_hash(cell, self.runner_of(cell))
+
+    def _jobs(self, pending: dict[str, ExperimentConfig]) -> list[list[tuple[str, ExperimentConfig]]]:
+        """The pending cells as jobs: one cell each, or (``batch``) the cells of one batch key in chunks."""
+        if self.batch is None:
+            return [[item] for item in pending.items()]
+        groups: dict[str | None, list[tuple[str, ExperimentConfig]]] = {}
+        for digest, cell in pending.items():
+            groups.setdefault(batch_key(cell), []).append((digest, cell))
+        jobs = [[item] for item in groups.pop(None, [])]  # cells that cannot batch run alone
+        for items in groups.values():
+            jobs += _chunks(items, self.batch)
+        return jobs
+
+    def _task(self, workers: Workers, job: list[tuple[str, ExperimentConfig]]) -> tuple[Callable[..., Any], tuple]:
+        """The top-level function and arguments of ``job`` (plain data, so any executor ships it)."""
+        configs = [cell.to_dict() for _, cell in job]
+        if self.runner_of(job[0][1]) == BATCHED_RUNNER:
+            return _execute_batch, (configs, workers.threads)
+        return _execute_single, (configs[0], self.config.runner, self.function, workers.threads)
 
     def _workers(self, n_pending: int) -> Workers:
         # Started on first need: a fully cached sweep starts no process at all.
@@ -105,7 +175,7 @@ class _Run:
                 cell,
                 digest,
                 out["metrics"],
-                runner=self.config.runner,
+                runner=self.runner_of(cell),
                 seconds=out["seconds"],
                 host=out.get("host"),
             )
@@ -135,28 +205,41 @@ class _Run:
                 # Only now: a cache that already holds every cell may be read-only.
                 self.cache.prepare()
                 self.prepared = True
-            workers = self._workers(len(pending))
-            task = (self.config.runner, self.function, workers.threads)
-            if workers.executor is None:
-                for digest, cell in pending.items():
-                    self._finish(cell, digest, lambda c=cell: _execute(c.to_dict(), *task))
-                    bar.update()
-                return
-            futures = {
-                workers.executor.submit(_execute, cell.to_dict(), *task): (cell, digest)
-                for digest, cell in pending.items()
-            }
-            try:
-                for future in cf.as_completed(futures):
-                    cell, digest = futures[future]
-                    self._finish(cell, digest, future.result)
-                    bar.update()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+            jobs = self._jobs(pending)
+            self._collect(jobs, self._workers(len(jobs)), bar)
         finally:
             bar.close()
+
+    def _collect(self, jobs: list[list[tuple[str, ExperimentConfig]]], workers: Workers, bar: _Progress) -> None:
+        """Run the jobs and store every cell of a job as soon as the job finishes."""
+        if workers.executor is None:  # serial: one job after the other, here
+            for job in jobs:
+                fn, args = self._task(workers, job)
+                self._store(job, lambda fn=fn, args=args: fn(*args), bar)
+            return
+        futures = {workers.executor.submit(fn, *args): job for job in jobs for fn, args in [self._task(workers, job)]}
+        try:
+            for future in cf.as_completed(futures):
+                self._store(futures[future], future.result, bar)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _store(self, job: list[tuple[str, ExperimentConfig]], compute: Callable[[], list[Any]],
+               bar: _Progress) -> None:
+        """The job's outputs, one record per cell (a failed job fails naming its first cell)."""
+        try:
+            outs = compute()
+        except Exception as err:
+            digest, cell = job[0]
+            more = f" and {len(job) - 1} more cells of its batch" if len(job) > 1 else ""
+            raise RuntimeError(
+                f"sweep {self.config.name!r}: cell {digest[:12]} ({cell.label()}){more} failed: {err}"
+            ) from err
+        for (digest, cell), out in zip(job, outs, strict=True):
+            self._finish(cell, digest, lambda o=out: o)
+            bar.update()
 
     def _iterations(self, digest: str) -> int | None:
         iters = self.records[digest]["metrics"].get("iterations")
@@ -226,6 +309,7 @@ def run_sweep(
     progress: bool = True,
     recompute: bool = False,
     max_cells: int | None = None,
+    batch: int | None = None,
 ) -> Any:
     """Run every cell of a sweep that is not cached yet; return one row per cell.
 
@@ -258,6 +342,14 @@ def run_sweep(
     max_cells : int, optional
         Refuse a grid of more cells (default ``$HTSGD_MAX_CELLS``, else
         ``htsgd.sweep.config.MAX_CELLS``), counted before any cell is built.
+    batch : int, optional
+        Train the cells that differ only in seed, sigma, alpha and noise type (FCNs) as
+        batches of at most ``batch`` networks (:func:`run_cells`; each group
+        cut into the fewest near-equal chunks); each batch is one job for the executor and
+        each cell is still its own cache record, stored when its batch finishes. ``None``
+        (default): every cell alone. Batched cells are cached under the runner name
+        ``BATCHED_RUNNER`` (a member's result does not depend on its batch, so a killed
+        sweep resumes to identical results whatever the grouping); needs the package's runner.
 
     Returns
     -------
@@ -292,6 +384,10 @@ def run_sweep(
         workers = check_int("workers", workers, low=1)
     check_bool("progress", progress)
     check_bool("recompute", recompute)
+    if batch is not None:
+        batch = check_int("batch", batch, low=1)
+        if config.runner != DEFAULT_RUNNER:
+            raise ValueError(f"batch needs the package's runner {DEFAULT_RUNNER!r}; this sweep names {config.runner!r}")
     if scheduler is not None:
         if executor != "dask":
             raise ValueError(f"scheduler is only used with executor='dask', got executor={executor!r}")
@@ -305,13 +401,14 @@ def run_sweep(
     out = _check_results_folder(results)
     store = Cache(cache)
     grid = config.cells(max_cells=max_cells)
-    grid_hashes = [cell_hash(c, config.runner) for c in grid]
     options = {"executor": executor, "workers": workers, "scheduler": scheduler}
     with contextlib.ExitStack() as stack:
         run = _Run(config, store, stack, options, progress, recompute)
+        run.batch = batch
+        grid_hashes = [run.hash(c) for c in grid]
         run.run(grid, grid_hashes, config.name)
         controls = run.controls(grid, grid_hashes)
-        control_hashes = [cell_hash(c, config.runner) for c, _ in controls]
+        control_hashes = [run.hash(c) for c, _ in controls]
         if controls:
             run.run([c for c, _ in controls], control_hashes, f"{config.name} (controls)")
 
