@@ -329,6 +329,36 @@ def test_a_10000_call_scan_of_the_self_check_scores_nothing(hidden_tests):
     assert scored == 0 and available > 0
 
 
+def _solve_of(solution: str) -> str:
+    """The imports, functions and constant assignments of an exercise's solution code: its ``solve`` and what it
+    reads (the rest draws figures at the practice parameters)."""
+    import ast
+
+    def constant(node):
+        return not any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node))
+
+    code = "\n".join(m.group(1) for m in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)```", solution, re.S))
+    keep = [n for n in ast.parse(code).body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+            or (isinstance(n, ast.Assign) and (isinstance(n.value, ast.Lambda) or constant(n.value)))]
+    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+
+
+@pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
+def test_the_books_solutions_pass_their_graded_variants(path, capsys):
+    """Each exercise's `solve`, as the book's solution writes it, passes the hidden test of the course seed's
+    variant (nbgrader runs them in the chapter: test_nbgrader_generates_and_autogrades_chapter_1)."""
+    from scipy import stats
+    from scipy.stats import iqr
+
+    chapter = {"hs": hs, "torch": torch, "np": np, "math": math, "stats": stats, "iqr": iqr, "SEED": 2024,
+               "F64": torch.float64}
+    for e in conv.find_exercises(path.read_text()):
+        if e.label in PARAMETRIC:
+            namespace = dict(chapter)
+            exec(_solve_of(e.solution), namespace)  # noqa: S102 (the book's own solution)
+            assert ex.grade(e.label, namespace["solve"], **ex.graded_variant(e.label, GRADING_SEED)), e.label
+
+
 def test_grade_refuses_parameters_outside_the_graded_range_and_constants():
     with pytest.raises(ValueError, match="alpha must be in"):
         ex.grade("ex-stable-2", lambda alpha: 2 ** (1 / alpha), alpha=2.5)
