@@ -482,6 +482,18 @@ def test_instructor_notebook_is_in_nbgrader_source_format(kit):
     assert others and all(g["locked"] and not g["solution"] and not g["grade"] for g in others)
 
 
+def test_the_index_pages_points_are_the_kits(kit):
+    """The exercise index (exercise_convention.grading) gives each exercise the points the instructor kit gives it:
+    autograded points on the hidden tests, hand-graded ones on the written solutions and the constants' answers."""
+    cells = [c.metadata["nbgrader"] for c in kit["instructor"].cells]
+    for e in conv.find_exercises((BOOK / "stable.md").read_text()):
+        mine = [g for g in cells if g["grade_id"].startswith(f"{e.label}-") and g["grade"]]
+        auto = sum(g["points"] for g in mine if not g["solution"])
+        hand = sum(g["points"] for g in mine if g["solution"])
+        graded = conv.grading(e)
+        assert (graded["auto_points"], graded["hand_points"], graded["autograded"]) == (auto, hand, auto > 0), e.label
+
+
 def test_student_notebook_has_scaffolds_and_no_solutions(kit):
     student, instructor = kit["student"], kit["instructor"]
     assert len(student.cells) == len(instructor.cells)
@@ -564,7 +576,7 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
 
     pytest.importorskip("nbgrader")
     kit = tmp_path / "kit"
-    _make_student().write_kit([BOOK / "stable.md"], kit)
+    _make_student().write_kit([BOOK / "stable.md"], kit, grading_seed=GRADING_SEED)
     _nbgrader(tmp_path, "quickstart", "course", timeout=300)
     course = tmp_path / "course"
     with (course / "nbgrader_config.py").open("a") as f:
@@ -587,10 +599,13 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
                         ("bob", course / "release" / "ch1" / "stable.ipynb")):
         (course / "submitted" / student / "ch1").mkdir(parents=True)
         shutil.copy(nb, course / "submitted" / student / "ch1" / "stable.ipynb")
-    # Two executions of the chapter (about a minute each here); a lost reply used to cost a whole cell timeout.
+    (course / "submitted" / "carol" / "ch1").mkdir(parents=True)
+    release = nbformat.read(course / "release" / "ch1" / "stable.ipynb", as_version=4)
+    nbformat.write(_gaming_copy(release), course / "submitted" / "carol" / "ch1" / "stable.ipynb")
+    # Three executions of the chapter (a minute or two each here); a lost reply used to cost a whole cell timeout.
     r = _nbgrader(course, "autograde", "ch1", "--create", "--force", timeout=1500)
     assert "Timeout waiting" not in r.stderr, r.stderr[-4000:]
-    for student in ("alice", "bob"):
+    for student in ("alice", "bob", "carol"):
         graded = nbformat.read(course / "autograded" / student / "ch1" / "stable.ipynb", as_version=4)
         errors = {o.get("ename") for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"}
         assert "CellTimeoutError" not in errors, student
@@ -598,10 +613,28 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
     assert (course / "feedback" / "alice" / "ch1" / "stable.html").is_file()
     _nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"), timeout=300)
     rows = {row["student_id"]: row for row in csv.DictReader((tmp_path / "grades.csv").open())}
-    auto_points = sum(ex.REFERENCES[e.label] and e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()))
-    # The prose answers are graded by hand (1 point each): autograde leaves them at 0 for everyone.
+    auto_points = sum(e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()) if e.label in PARAMETRIC)
+    # The prose answers and the constants' answer cells are graded by hand: autograde leaves them at 0 for everyone.
     assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
     assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)
+    assert float(rows["carol"]["raw_score"]) == 0, json.dumps(rows)  # the gaming submission
+
+
+def _gaming_copy(released):
+    """The released notebook with every exercise's stub replaced by a gaming answer: the practice reference (what
+    a scan of the self-check finds) as `answer`, and a `solve` that asks the package's registry for the reference at
+    the parameters it is given, falling back to the practice answer."""
+    import copy
+
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.endswith("-code") and grade_id.removesuffix("-code") in ex.REFERENCES:
+            label = grade_id.removesuffix("-code")
+            cell.source = (f"answer = {ex._practice_value(label)!r}\n\n\ndef solve(**params):\n    try:\n"
+                           f"        return hs.exercises.REFERENCES[{label!r}].compute(**params)\n"
+                           f"    except Exception:\n        return answer\n")
+    return nb
 
 
 @pytest.mark.slow
