@@ -289,8 +289,8 @@ def _resolve_index(app, doctree, fromdocname) -> None:
     intro = nodes.paragraph(text=(
         f"{len(entries)} exercises in {len(chapters)} chapters, "
         f"{sum(e['kind'] == 'derivation' for e in entries)} of them derivations; about {total // 60} h "
-        f"{total % 60} min in all. {len(auto)} are autograded by a hidden test; the other {len(entries) - len(auto)} "
-        "are graded by hand, as is every written solution (one point each)."))
+        f"{total % 60} min in all. {len(auto)} of them are autograded by a hidden test; "
+        f"{len(entries) - len(auto)} are graded by hand, as is every written solution (one point each)."))
     content.append(intro)
     content += _totals(app, chapters, entries)
 
