@@ -118,7 +118,6 @@ def _lookup(label: Any) -> Reference:
     return REFERENCES[label]
 
 
-
 class _Locked(RuntimeError):
     """A reference was asked for while ``grade`` ran a student's ``solve``."""
 
