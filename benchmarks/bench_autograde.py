@@ -58,8 +58,9 @@ def _autograded_points(notebook: Path) -> int:
                if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution"))
 
 
-def measure(chapters: list[Path], seed: int, workdir: Path) -> dict:
-    """Autograde one solved submission of each chapter in ``workdir``; return the per-chapter record."""
+def measure(chapters: list[Path], seed: int, workdir: Path, save=lambda record: None) -> dict:
+    """Autograde one solved submission of each chapter in ``workdir``; return the per-chapter record, passing it
+    to ``save`` after each chapter (a long run keeps what it measured)."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_student
 
@@ -87,6 +88,7 @@ def measure(chapters: list[Path], seed: int, workdir: Path) -> dict:
                         "score": float(rows[0]["raw_score"]), "max_score": float(rows[0]["max_score"])}
         print(f"{name}: autograde {wall:.0f} s wall, {cpu:.0f} s CPU; score {record[name]['score']:g} of "
               f"{record[name]['autograded_points']} autograded points", flush=True)
+        save(record)
     return record
 
 
@@ -100,22 +102,24 @@ def main(argv: list[str] | None = None) -> int:
 
     chapters = [p.resolve() for p in args.chapters] or make_student.chapters_with_exercises()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="htsgd-autograde-") as tmp:
-        os.environ.setdefault("HTSGD_CACHE_DIR", str(Path(tmp) / "cache"))
-        chapters_record = measure(chapters, args.seed, Path(tmp))
     out = Path(os.environ.get("HTSGD_BENCH_DIR", ROOT / "benchmarks" / "results")) / "autograde.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = {
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
-        "load_average_before": [round(x, 1) for x in load_before],
-        "load_average_after": [round(x, 1) for x in os.getloadavg()],
-        "seed": args.seed,
-        "submission": "one solved copy per chapter (the instructor notebook), autograded alone",
-        "chapters": chapters_record,
-    }
-    out.write_text(json.dumps(result, indent=2) + "\n")
+
+    def save(record: dict) -> None:
+        out.write_text(json.dumps({
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                        "python": platform.python_version()},
+            "load_average_before": [round(x, 1) for x in load_before],
+            "load_average_after": [round(x, 1) for x in os.getloadavg()],
+            "seed": args.seed,
+            "submission": "one solved copy per chapter (the instructor notebook), autograded alone",
+            "chapters": record,
+        }, indent=2) + "\n")
+
+    with tempfile.TemporaryDirectory(prefix="htsgd-autograde-") as tmp:
+        os.environ.setdefault("HTSGD_CACHE_DIR", str(Path(tmp) / "cache"))
+        chapters_record = measure(chapters, args.seed, Path(tmp), save)
     print(f"wrote {out}")
     return 0 if all(r["score"] == r["autograded_points"] for r in chapters_record.values()) else 1
 
