@@ -8,8 +8,12 @@ Notebooks (``make student``): for every chapter with exercises (or the ones name
 * ``_build/instructor/<chapter>.ipynb`` is in nbgrader's *source* format (metadata schema 3):
   the chapter's cells are locked read-only cells; each exercise's solution prose is a manually
   graded answer cell, its solution code an autograded answer cell whose solution sits between
-  ``### BEGIN SOLUTION`` and ``### END SOLUTION``, after a line ``answer = ...``; and a locked,
-  autograded test cell with points runs the self-check ``assert hs.exercises.check(label, answer)``.
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION``, after a line ``answer = ...``; then a locked
+  self-check cell, ``hs.exercises.check(label, answer)``, which checks the *practice* variant (the
+  parameters the text states) and scores nothing; and a locked, autograded test cell with points whose
+  body is a hidden test (``### BEGIN HIDDEN TESTS``): ``assert hs.exercises.grade(label, solve, **params)``
+  with parameters drawn for the course (``--grading-seed``, private to the instructor; a fresh one by
+  default), so the student's release contains neither the graded parameters nor their reference.
   A course copies it to ``source/<assignment>/`` and runs ``nbgrader generate_assignment`` and
   ``nbgrader autograde`` as it is.
 * ``_build/instructor/nbgrader_config.py`` is the configuration to append to the course's
@@ -41,6 +45,7 @@ from __future__ import annotations
 import argparse
 import copy
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -58,6 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 SCHEMA = 3
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 TEXT_STUB = "YOUR ANSWER HERE"
 
 __all__ = ["chapters_with_exercises", "instructor_notebook", "student_notebook", "nbgrader_config", "write_kit",
@@ -100,9 +106,56 @@ def _fresh(cell):
     return cell
 
 
-def instructor_notebook(chapter: Path) -> nbformat.NotebookNode:
-    """The chapter in nbgrader's source format, with the solutions and autograded self-checks."""
+def exercise_asks(label: str) -> str:
+    """What the answer cell of an exercise with a reference asks for (the kit's and the reader notebook's)."""
+    from htsgd import exercises
+
+    ref = exercises.REFERENCES[label]
+    if ref.fixed:
+        return f"set `answer` to {ref.asks} (graded by hand)"
+    practice = ", ".join(f"{k}={v!r}" for k, v in ref.practice.items())
+    ranges = ", ".join(f"{k} in [{lo}, {hi}]" for k, (lo, hi) in ref.graded.items())
+    return (f"write `solve({', '.join(ref.practice)})`, which returns\n# {ref.asks},\n# for any {ranges}; "
+            f"and set `answer = solve({practice})`, the values the exercise states")
+
+
+def _exercise_cells(label: str, number: str, code: str, seed: int, points: int) -> list:
+    """The answer cell, the self-check cell and the hidden graded test of one exercise with a reference.
+
+    An exercise whose answer no parameter changes has no hidden test (any verdict function on its answer could
+    be searched): its answer cell is graded by hand, with the exercise's points."""
+    from htsgd import exercises
+
+    ref = exercises.REFERENCES[label]
+    practice = ", ".join(f"{k}={v!r}" for k, v in ref.practice.items())
+    asks = exercise_asks(label)
+    cell = nbformat.v4.new_code_cell(f"# Exercise {number}: {asks}.\nanswer = ...\n{BEGIN}\n{code}\n{END}")
+    _nbgrader(cell, f"{label}-code", solution=True, grade=ref.fixed, points=points if ref.fixed else None)
+    note = (f"the practice variant, {practice}: it says correct or not yet, with a hint" if practice
+            else "a hint only: no parameter changes this answer, so a verdict would give the graded one away")
+    check = nbformat.v4.new_code_cell(
+        f"# Self-check for Exercise {number} ({note}).\n# It scores nothing.\nhs.exercises.check(\"{label}\", answer)")
+    _nbgrader(check, f"{label}-check", locked=True)
+    if ref.fixed:
+        return [cell, check]
+    variant = ", ".join(["solve", *(f"{k}={v!r}" for k, v in exercises.graded_variant(label, seed).items())])
+    test = nbformat.v4.new_code_cell(
+        f"# Graded test for Exercise {number} (autograded; hidden in the students' copy): it calls your `solve` at\n"
+        f"# parameters chosen for this course and compares its value with a reference computed by htsgd when grading.\n"
+        f"{HIDDEN_BEGIN}\nassert hs.exercises.grade(\"{label}\", {variant})\n{HIDDEN_END}")
+    _nbgrader(test, f"{label}-graded", grade=True, locked=True, points=points)
+    return [cell, check, test]
+
+
+def instructor_notebook(chapter: Path, grading_seed: int | None = None) -> nbformat.NotebookNode:
+    """The chapter in nbgrader's source format, with the solutions, practice self-checks and hidden graded tests.
+
+    ``grading_seed`` draws the graded variants' parameters (``htsgd.exercises.graded_variant``); None draws a
+    fresh private seed.
+    """
     from htsgd.exercises import REFERENCES
+
+    seed = secrets.randbits(63) if grading_seed is None else int(grading_seed)
 
     reader = render_notebook(chapter)
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(reader.metadata))
@@ -138,21 +191,13 @@ def instructor_notebook(chapter: Path) -> nbformat.NotebookNode:
             prose = nbformat.v4.new_markdown_cell("\n\n".join(block["text"]))
             _nbgrader(prose, f"{label}-prose", solution=True, grade=True, points=1)
             nb.cells.append(prose)
-        ref = REFERENCES.get(label)
-        asks = f"set `answer` to {ref.asks}" if ref else "write your code here"
         code = "\n\n".join(block["code"]) or "pass"
-        head_lines = f"# Exercise {number}: {asks}.\n" + ("answer = ...\n" if ref else "")
-        cell = nbformat.v4.new_code_cell(f"{head_lines}{BEGIN}\n{code}\n{END}")
-        _nbgrader(cell, f"{label}-code", solution=True)
-        nb.cells.append(cell)
-        if ref is not None:
-            test = nbformat.v4.new_code_cell(
-                f"# Self-check for Exercise {number} (autograded): compares `answer` with the reference\n"
-                f"# computed by htsgd ({ref.why}).\n"
-                f'assert hs.exercises.check("{label}", answer)'
-            )
-            _nbgrader(test, f"{label}-check", grade=True, locked=True, points=int(meta.get("stars") or 1))
-            nb.cells.append(test)
+        if label not in REFERENCES:
+            cell = nbformat.v4.new_code_cell(f"# Exercise {number}: write your code here.\n{BEGIN}\n{code}\n{END}")
+            _nbgrader(cell, f"{label}-code", solution=True)
+            nb.cells.append(cell)
+            continue
+        nb.cells += _exercise_cells(label, str(number), code, seed, int(meta.get("stars") or 1))
     # The handed-out notebook installs the htsgd it was made with (scripts/install_cell.py), and says so.
     install = install_cell(made_for="assignment")
     _nbgrader(install, f"{slug}-install", locked=True)
@@ -173,6 +218,14 @@ def student_notebook(instructor: nbformat.NotebookNode) -> nbformat.NotebookNode
             cell.metadata["editable"] = False
         if grading.get("locked") or grading.get("grade") or grading.get("solution"):
             cell.metadata["deletable"] = False
+        if grading.get("grade") and HIDDEN_BEGIN in cell.source:  # as nbgrader's ClearHiddenTests
+            lines, keep = [], True
+            for line in cell.source.split("\n"):
+                if HIDDEN_BEGIN in line or HIDDEN_END in line:
+                    keep = HIDDEN_END in line
+                elif keep:
+                    lines.append(line)
+            cell.source = "\n".join(lines)
         if not grading.get("solution"):
             continue
         if cell.cell_type == "markdown":
@@ -183,6 +236,8 @@ def student_notebook(instructor: nbformat.NotebookNode) -> nbformat.NotebookNode
         number = re.match(r"# Exercise (\S+):", first).group(1) if first.startswith("# Exercise ") else label
         stub = (f"# YOUR CODE HERE\nraise NotImplementedError(\"Exercise {number}: replace this line with your code"
                 f"{' and set `answer`' if 'answer = ...' in cell.source else ''}\")")
+        if "write `solve(" in cell.source:
+            stub = stub.replace(" and set `answer`", ": define `solve` and set `answer`")
         cell.source = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _, stub=stub: stub, cell.source, flags=re.S)
     return nb
 
@@ -204,12 +259,14 @@ def nbgrader_config(cell_timeout: int = 900) -> str:
     )
 
 
-def write_kit(chapters: list[Path] | None = None, out: Path = BUILD) -> list[Path]:
+def write_kit(chapters: list[Path] | None = None, out: Path = BUILD, grading_seed: int | None = None) -> list[Path]:
     """Write ``out/instructor/<chapter>.ipynb``, ``out/student/<chapter>.ipynb`` and
-    ``out/instructor/nbgrader_config.py``; return the paths."""
+    ``out/instructor/nbgrader_config.py``; return the paths. ``grading_seed`` draws the graded variants (None:
+    a fresh private seed)."""
     written = []
+    seed = secrets.randbits(63) if grading_seed is None else int(grading_seed)
     for chapter in chapters or chapters_with_exercises():
-        instructor = instructor_notebook(chapter)
+        instructor = instructor_notebook(chapter, seed)
         for kind, nb in (("instructor", instructor), ("student", student_notebook(instructor))):
             path = out / kind / f"{chapter.stem}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,10 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--execute", choices=["cache", "force", "off"], default="cache")
     parser.add_argument("--out", type=Path, default=BUILD, help="folder that receives student/ and instructor/")
     parser.add_argument("--toc", type=Path, default=None, help="another table of contents (--html)")
+    parser.add_argument("--grading-seed", type=int, default=None,
+                        help="private seed of the graded variants' parameters (default: a fresh random one)")
     args = parser.parse_args(argv)
     if args.html:
         return build_html(args.execute, toc=args.toc)
-    for path in write_kit([p.resolve() for p in args.chapters] or None, args.out):
+    for path in write_kit([p.resolve() for p in args.chapters] or None, args.out, args.grading_seed):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

@@ -54,6 +54,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from install_cell import INSTALL_TAG, install_cell, package_version  # noqa: E402
+from make_student import exercise_asks  # noqa: E402
 from notebook_render import (  # noqa: E402
     BOOK_VALUES_KEY,
     TEXT_MIMES,
@@ -191,13 +192,14 @@ def exercise_cells(label: str, number: str) -> list[nbformat.NotebookNode]:
     ref = REFERENCES.get(label)
     if ref is None and label not in UNCHECKED:
         return []
-    asks = f"set `answer` to {ref.asks}" if ref else f"set `answer` (no self-check: {UNCHECKED[label]})"
+    asks = exercise_asks(label) if ref else f"set `answer` (no self-check: {UNCHECKED[label]})"
     answer = nbformat.v4.new_code_cell(f"# Exercise {number}: {asks}.\nanswer = ...")
     answer.metadata["htsgd"] = {"answer_of": label}
     if ref is None:
         return [answer]
     check = nbformat.v4.new_code_cell(
-        f"# Self-check for Exercise {number}: compares `answer` with the reference computed by htsgd.\n"
+        f"# Self-check for Exercise {number}: is `answer` right for the values the exercise states? It says\n"
+        "# correct or not yet, with a hint (never the answer).\n"
         "if answer is ...:\n"
         f'    print("Exercise {number}: set `answer` in the cell above, run it, then run this cell.")\n'
         "else:\n"

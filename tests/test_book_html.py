@@ -248,6 +248,7 @@ def test_static_slider_swaps_the_frame(browser, server, built_book, mode):
 
 def test_exercises_show_difficulty_and_the_index_lists_them(built_book):
     index = (HTML / "book" / "exercises.html").read_text()
+    autograded = 0
     for page_name in _pages():
         source = ROOT / f"{page_name}.md"
         if not source.is_file() or ":::{exercise}" not in source.read_text():
@@ -262,6 +263,12 @@ def test_exercises_show_difficulty_and_the_index_lists_them(built_book):
         assert html.count('class="htsgd-exercise-meta"') == len(found), page_name
         for e in found:
             assert f"#{e.label}" in index, f"{e.label} is missing from the exercise index"
+        from exercise_convention import grading
+
+        autograded += sum(grading(e)["autograded"] for e in found)
+    # issue 21 section 6: per-chapter totals, and which exercises are autograded (once each, in the chapter tables)
+    assert "Totals by chapter" in index and "Autograde time, one student" in index
+    assert index.count("autograded (hidden test)") == autograded > 0
 
 
 @pytest.mark.parametrize("page_name", [p for p in _pages() if _is_notebook(p)])

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,21 +139,21 @@ def _relu_drift_jump() -> float:
 def test_reference_matches_an_independent_value(label):
     """Exact references at 1e-6 relative; scipy's stable sf (ex-stable-4, ex-sgd-5) is accurate to ~1e-7 far
     from the mode, so 1e-5 leaves room."""
-    assert ex.reference(label) == pytest.approx(INDEPENDENT[label](), rel=1e-5, abs=1e-12)
+    assert ex._practice_value(label) == pytest.approx(INDEPENDENT[label](), rel=1e-5, abs=1e-12)
 
 
 def test_student3_limit_against_simulation():
     """The nu = 3 limit against 10^6 Student-t entries: the finite-n bias at this size is below 0.01 (the
     chapter's medians approach the limit from above at about 0.01 per decade near 10^5), hence 0.015."""
     x = np.random.default_rng(0).standard_t(3, 1_000_000)
-    assert float(hs.compress.best_k_error(x, 100_000)) == pytest.approx(ex.reference("ex-compressibility-2"), abs=0.015)
+    assert float(hs.compress.best_k_error(x, 100_000)) == pytest.approx(ex._practice_value("ex-compressibility-2"), abs=0.015)
 
 
 def test_gaussian_neuron_fraction_solves_its_equation():
     from scipy import optimize, stats
 
     t = optimize.brentq(lambda s: 2 * stats.norm.cdf(s) - 1 - 2 * s * stats.norm.pdf(s) - 0.1, 0.01, 5)
-    assert ex.reference("ex-experiments-1") == pytest.approx(2 * stats.norm.cdf(t) - 1, abs=1e-9)
+    assert ex._practice_value("ex-experiments-1") == pytest.approx(2 * stats.norm.cdf(t) - 1, abs=1e-9)
 
 
 def test_unchecked_exercises_say_why():
@@ -161,36 +162,219 @@ def test_unchecked_exercises_say_why():
 
 
 def test_gaussian_mce_root_is_a_root():
-    kappa = 1 - ex.reference("ex-compressibility-5")
+    kappa = 1 - ex._practice_value("ex-compressibility-5")
     assert hs.compress.gaussian_limit(kappa) == pytest.approx(math.sqrt(0.1), abs=1e-9)
 
 
 def test_mce_reference_counts_neurons():
-    r = ex.reference("ex-compressibility-3")
+    r = ex._practice_value("ex-compressibility-3")
     assert 0 < r < 1 and abs(r * 2000 - round(r * 2000)) < 1e-9
 
 
 def test_vgg_reference_counts_noised_parameters():
-    r = ex.reference("ex-sgd-3")
+    r = ex._practice_value("ex-sgd-3")
     assert 0.99 < r < 1.0  # every conv but the first (1.7k weights of 37M) and the classifier get noise
 
 
-@pytest.mark.parametrize("label", ex.labels())
-def test_check_accepts_the_reference_and_rejects_far_answers(label, capsys):
-    ref = ex.reference(label)
+PARAMETRIC = [label for label in ex.labels() if not ex.REFERENCES[label].fixed]
+FIXED = [label for label in ex.labels() if ex.REFERENCES[label].fixed]
+
+
+def _says_nothing_of_the_answer(out: str, label: str) -> None:
+    """A self-check's printout: no reference, no side (too large/small), no tolerance."""
+    spec, ref = ex.REFERENCES[label], ex._practice_value(label)
+    assert not re.search(r"too (large|small)|toleran|within|reference", out), out
+    assert f"{ref:.3g}" not in out.replace(spec.hint, "").replace(spec.asks, ""), out
+
+
+@pytest.mark.parametrize("label", PARAMETRIC)
+def test_check_accepts_the_practice_reference_and_says_only_correct_or_not_yet(label, capsys):
+    ref = ex._practice_value(label)
     spec = ex.REFERENCES[label]
-    allowed = spec.atol + spec.rtol * abs(ref)
+    allowed = spec.allowed(ref)
     assert ex.check(label, ref)
-    assert "correct" in capsys.readouterr().out
-    assert not ex.check(label, ref + 3 * allowed + 1e-9)
     out = capsys.readouterr().out
-    assert f"Hint: {spec.hint}" in out and "reference" not in out, "a failed check gives a hint, not the answer"
+    assert "correct for the practice variant" in out
+    for wrong in (ref + 3 * allowed + 1e-9, ref - 3 * allowed - 1e-9):
+        assert ex.check(label, wrong) is False
+        out = capsys.readouterr().out
+        assert f"Hint: {spec.hint}" in out and "not yet" in out
+        _says_nothing_of_the_answer(out, label)
+
+
+@pytest.mark.parametrize("label", FIXED)
+def test_check_of_a_constant_gives_a_hint_and_no_verdict(label, capsys):
+    """An exercise whose answer no parameter changes: a verdict on the practice answer would be one on the graded
+    answer, so check returns None for the right answer and a wrong one alike, and prints the same hint."""
+    ref = ex._practice_value(label)
+    outs = []
+    for value in (ref, ref + 1.0, -ref):
+        assert ex.check(label, value) is None
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] == outs[2] and ex.REFERENCES[label].hint in outs[0]
+    _says_nothing_of_the_answer(outs[0], label)
+
+
+# --- graded variants: hidden tests that cannot be gamed (issue 21 section 3) ------------------------------
+
+GRADING_SEED = 2026  # a course's private seed; any seed gives variants that the practice answer fails
+
+
+@pytest.fixture(scope="module")
+def hidden_tests():
+    """The hidden graded test of every exercise of every chapter, from the instructor kit (label -> (source,
+    points, params)): what nbgrader restores and runs when it autogrades."""
+    module = _make_student()
+    tests = {}
+    for chapter in module.chapters_with_exercises():
+        for cell in module.instructor_notebook(chapter, GRADING_SEED).cells:
+            grading = cell.metadata["nbgrader"]
+            if grading["grade_id"].endswith("-graded"):
+                label = grading["grade_id"].removesuffix("-graded")
+                call = re.search(rf'grade\("{label}", solve, (.*)\)', cell.source).group(1)
+                tests[label] = (cell.source, grading["points"], eval(f"dict({call})"))  # noqa: S307 (our own kit)
+    return tests
+
+
+_MISSING = object()
+
+
+def _score(hidden_tests, submission) -> tuple[int, int]:
+    """(points scored, points available) when each exercise's hidden test runs after the submission's cell: a
+    namespace with the submission's ``solve`` and ``answer`` (``_MISSING``: never defined), as nbgrader runs it
+    (a test that raises scores nothing)."""
+    scored = available = 0
+    for label, (source, points, _) in hidden_tests.items():
+        solve, answer = submission(label)
+        namespace = {"hs": hs, **({} if solve is _MISSING else {"solve": solve}),
+                     **({} if answer is _MISSING else {"answer": answer})}
+        available += points
+        try:
+            exec(source, namespace)  # noqa: S102 (the kit's own hidden test)
+        except Exception:  # noqa: BLE001 (nbgrader gives a cell that raises no points, whatever it raises)
+            continue
+        scored += points
+    return scored, available
+
+
+def test_every_exercise_with_a_parameter_has_a_hidden_test_and_no_public_copy_holds_it(hidden_tests):
+    """Hidden tests for exactly the parametric exercises; their parameters are in no file of the package or the
+    book, and each variant's reference differs from the practice one by more than the two tolerances."""
+    import htsgd
+
+    assert set(hidden_tests) == set(PARAMETRIC)
+    public = "\n".join(p.read_text() for p in [*Path(htsgd.__file__).parent.rglob("*.py"), *BOOK.glob("*.md")])
+    for label, (source, _, params) in hidden_tests.items():
+        assert re.search(r"grade\(.*\)", source).group(0) not in public, label
+        spec = ex.REFERENCES[label]
+        graded, practice = ex._value(label, **params), ex._practice_value(label)
+        assert abs(graded - practice) > spec.allowed(graded) + spec.allowed(practice), label
+        assert params != dict(spec.practice)
+
+
+def test_a_correct_solve_scores_full_marks_and_a_blank_copy_none(hidden_tests, capsys):
+    """A function right at the graded parameters (its values computed beforehand) gets every point; a copy
+    where no `solve` was ever defined (the release as handed out) gets none."""
+    values = {label: (params, ex._value(label, **params)) for label, (_, _, params) in hidden_tests.items()}
+
+    def correct(label):
+        params, value = values[label]
+        return (lambda **p: value if p == params else math.nan), value
+
+    scored, available = _score(hidden_tests, correct)
+    assert scored == available > 0
+    assert _score(hidden_tests, lambda label: (_MISSING, ...))[0] == 0
+    assert _score(hidden_tests, lambda label: (_MISSING, _MISSING))[0] == 0
+
+
+def test_a_gaming_submission_scores_nothing(hidden_tests, capsys):
+    """Every answer from a public htsgd call: the practice reference (which a scan of the self-check finds) as a
+    constant, or a `solve` that forwards its parameters to the registry's reference, to the module's formula, to
+    grade or to check. While grade runs a `solve`, every reference is locked, so each of these scores 0."""
+    import importlib
+
+    def module_formula(label):
+        chapter = importlib.import_module(f"htsgd.exercises._{label.split('-')[1]}")
+        return getattr(chapter, ex.REFERENCES[label].compute.__name__)
+
+    def searcher(label):
+        def solve(**p):  # search grade itself at the graded parameters
+            return next((x for x in np.linspace(-10, 10, 50) if ex.grade(label, lambda x=x, **_: x, **p)), 0.0)
+        return solve
+
+    strategies = {
+        "practice constant": lambda label: (lambda **p: ex._practice_value(label), ex._practice_value(label)),
+        "registry reference": lambda label: (lambda **p: ex.REFERENCES[label].compute(**p), ...),
+        "module formula": lambda label: (lambda **p: module_formula(label)(**p), ...),
+        "grade search": lambda label: (searcher(label), ...),
+        "check inside solve": lambda label: (lambda **p: float(ex.check(label, 0.0, verbose=False)), ...),
+    }
+    for name, submission in strategies.items():
+        scored, available = _score(hidden_tests, submission)
+        assert scored == 0, f"{name}: {scored} of {available} points"
+
+
+def test_a_10000_call_scan_of_the_self_check_scores_nothing(hidden_tests):
+    """A scan of 10,000 answers against each self-check, on a grid of +-50 tolerances around the practice
+    reference (more than a student knows): the self-check answers one bit (correct or not yet, never the side),
+    so the scan learns at best the practice answer, and the submission built from it scores 0."""
+    found = {}
+    for label in PARAMETRIC:
+        spec, ref = ex.REFERENCES[label], ex._practice_value(label)
+        grid = ref + np.linspace(-50, 50, 10_000) * spec.allowed(ref)
+        verdicts = np.array([ex.check(label, float(x), verbose=False) for x in grid])
+        assert verdicts.dtype == bool and verdicts.any()
+        found[label] = float(grid[verdicts].mean())  # the middle of what the self-check accepts
+    scored, available = _score(hidden_tests, lambda label: (lambda **p: found[label], found[label]))
+    assert scored == 0 and available > 0
+
+
+def _solve_of(solution: str) -> str:
+    """The imports, functions and constant assignments of an exercise's solution code: its ``solve`` and what it
+    reads (the rest draws figures at the practice parameters)."""
+    import ast
+
+    def constant(node):
+        return not any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node))
+
+    code = "\n".join(m.group(1) for m in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)```", solution, re.S))
+    keep = [n for n in ast.parse(code).body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))
+            or (isinstance(n, ast.Assign) and (isinstance(n.value, ast.Lambda) or constant(n.value)))]
+    return ast.unparse(ast.Module(body=keep, type_ignores=[]))
+
+
+@pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
+def test_the_books_solutions_pass_their_graded_variants(path, capsys):
+    """Each exercise's `solve`, as the book's solution writes it, passes the hidden test of the course seed's
+    variant (nbgrader runs them in the chapter: test_nbgrader_generates_and_autogrades_chapter_1)."""
+    from scipy import stats
+    from scipy.stats import iqr
+
+    chapter = {"hs": hs, "torch": torch, "np": np, "math": math, "stats": stats, "iqr": iqr, "SEED": 2024,
+               "F64": torch.float64}
+    for e in conv.find_exercises(path.read_text()):
+        if e.label in PARAMETRIC:
+            namespace = dict(chapter)
+            exec(_solve_of(e.solution), namespace)  # noqa: S102 (the book's own solution)
+            assert ex.grade(e.label, namespace["solve"], **ex.graded_variant(e.label, GRADING_SEED)), e.label
+
+
+def test_grade_refuses_parameters_outside_the_graded_range_and_constants():
+    with pytest.raises(ValueError, match="alpha must be in"):
+        ex.grade("ex-stable-2", lambda alpha: 2 ** (1 / alpha), alpha=2.5)
+    with pytest.raises(ValueError, match="takes the parameters"):
+        ex.grade("ex-stable-2", lambda alpha: 2 ** (1 / alpha), beta=1.5)
+    with pytest.raises(TypeError, match="solve"):
+        ex.grade("ex-stable-2", 1.78, alpha=1.5)
+    with pytest.raises(ValueError, match="graded by hand"):
+        ex.grade(FIXED[0], lambda: 0.0)
 
 
 def test_check_takes_numpy_and_torch_scalars():
-    assert ex.check("ex-stable-6", np.float64(2 / math.pi), verbose=False)
-    assert ex.check("ex-stable-6", torch.tensor([2 / math.pi]), verbose=False)
-    assert ex.check("ex-stable-6", np.array(2 / math.pi), verbose=False)
+    value = 2 ** (1 / 1.2)
+    assert ex.check("ex-stable-2", np.float64(value), verbose=False)
+    assert ex.check("ex-stable-2", torch.tensor([value]), verbose=False)
+    assert ex.check("ex-stable-2", np.array(value), verbose=False)
 
 
 def test_check_errors_name_the_problem():
@@ -211,15 +395,15 @@ def test_check_calls_an_answer_beyond_the_float_range_wrong(capsys):
     answer: check returns False with the hint. A long double beyond the float range is finite too."""
     from fractions import Fraction
 
-    assert ex.check("ex-stable-6", 10**400) is False
+    assert ex.check("ex-stable-2", 10**400) is False
     out = capsys.readouterr().out
-    assert "beyond the float range is too large" in out and "Hint:" in out
-    assert ex.check("ex-stable-6", -(10**400), verbose=False) is False
-    assert ex.check("ex-stable-6", Fraction(10**400, 3), verbose=False) is False
-    assert ex.check("ex-stable-6", np.longdouble(10) ** 400, verbose=False) is False
-    assert ex.check("ex-stable-6", Fraction(2 * 10**400, 10**400) / math.pi, verbose=False)  # 2/pi, as a Fraction
+    assert "not yet" in out and "Hint:" in out and "too large" not in out
+    assert ex.check("ex-stable-2", -(10**400), verbose=False) is False
+    assert ex.check("ex-stable-2", Fraction(10**400, 3), verbose=False) is False
+    assert ex.check("ex-stable-2", np.longdouble(10) ** 400, verbose=False) is False
+    assert ex.check("ex-stable-2", Fraction(2 * 10**400, 10**400) ** Fraction(5, 6), verbose=False)  # 2^(1/1.2)
     with pytest.raises(ValueError, match="finite"):
-        ex.check("ex-stable-6", np.longdouble("inf"))
+        ex.check("ex-stable-2", np.longdouble("inf"))
 
 
 @pytest.mark.parametrize("verbose", ["no", "", 0, 1, None, np.bool_(True)])
@@ -266,7 +450,7 @@ def _make_student():
 def kit(tmp_path_factory):
     out = tmp_path_factory.mktemp("kit")
     module = _make_student()
-    module.write_kit([BOOK / "stable.md"], out)
+    module.write_kit([BOOK / "stable.md"], out, grading_seed=GRADING_SEED)
     import nbformat
 
     return {k: nbformat.read(out / k / "stable.ipynb", as_version=4) for k in ("instructor", "student")}
@@ -286,17 +470,37 @@ def test_instructor_notebook_is_in_nbgrader_source_format(kit):
         code, g = by_id[f"{label}-code"]
         assert g["solution"] and not g["locked"] and "### BEGIN SOLUTION" in code.source and "answer = ..." in code.source
         check_cell, g = by_id[f"{label}-check"]
-        assert g["grade"] and g["locked"] and g["points"] >= 1 and f'check("{label}", answer)' in check_cell.source
+        assert not g["grade"] and g["locked"] and f'check("{label}", answer)' in check_cell.source
+        if ex.REFERENCES[label].fixed:  # a constant: graded by hand, no hidden test
+            assert by_id[f"{label}-code"][1]["grade"] and f"{label}-graded" not in by_id
+            continue
+        graded, g = by_id[f"{label}-graded"]
+        assert g["grade"] and g["locked"] and g["points"] >= 1
+        assert re.fullmatch(rf"(#[^\n]*\n)+### BEGIN HIDDEN TESTS\nassert hs\.exercises\.grade\(\"{label}\", solve, "
+                            rf"[^\n]+\)\n### END HIDDEN TESTS", graded.source), graded.source
     others = [g for g in grading if not g["grade_id"].startswith("ex-")]
     assert others and all(g["locked"] and not g["solution"] and not g["grade"] for g in others)
+
+
+def test_the_index_pages_points_are_the_kits(kit):
+    """The exercise index (exercise_convention.grading) gives each exercise the points the instructor kit gives it:
+    autograded points on the hidden tests, hand-graded ones on the written solutions and the constants' answers."""
+    cells = [c.metadata["nbgrader"] for c in kit["instructor"].cells]
+    for e in conv.find_exercises((BOOK / "stable.md").read_text()):
+        mine = [g for g in cells if g["grade_id"].startswith(f"{e.label}-") and g["grade"]]
+        auto = sum(g["points"] for g in mine if not g["solution"])
+        hand = sum(g["points"] for g in mine if g["solution"])
+        graded = conv.grading(e)
+        assert (graded["auto_points"], graded["hand_points"], graded["autograded"]) == (auto, hand, auto > 0), e.label
 
 
 def test_student_notebook_has_scaffolds_and_no_solutions(kit):
     student, instructor = kit["student"], kit["instructor"]
     assert len(student.cells) == len(instructor.cells)
     text = "\n".join(c.source for c in student.cells)
-    assert "### BEGIN SOLUTION" not in text and "answer = 2 ** (1 / 1.2)" not in text
-    assert "answer = 2 ** (1 / 1.2)" in "\n".join(c.source for c in instructor.cells)
+    assert "### BEGIN SOLUTION" not in text and "return 2 ** (1 / alpha)" not in text
+    assert "return 2 ** (1 / alpha)" in "\n".join(c.source for c in instructor.cells)
+    assert "HIDDEN TESTS" not in text and "hs.exercises.grade(" not in text, "the graded variants are not handed out"
     assert text.count("raise NotImplementedError(") == 6 and text.count("answer = ...") == 6
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
     for c in student.cells:
@@ -372,7 +576,7 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
 
     pytest.importorskip("nbgrader")
     kit = tmp_path / "kit"
-    _make_student().write_kit([BOOK / "stable.md"], kit)
+    _make_student().write_kit([BOOK / "stable.md"], kit, grading_seed=GRADING_SEED)
     _nbgrader(tmp_path, "quickstart", "course", timeout=300)
     course = tmp_path / "course"
     with (course / "nbgrader_config.py").open("a") as f:
@@ -395,10 +599,13 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
                         ("bob", course / "release" / "ch1" / "stable.ipynb")):
         (course / "submitted" / student / "ch1").mkdir(parents=True)
         shutil.copy(nb, course / "submitted" / student / "ch1" / "stable.ipynb")
-    # Two executions of the chapter (about a minute each here); a lost reply used to cost a whole cell timeout.
+    (course / "submitted" / "carol" / "ch1").mkdir(parents=True)
+    release = nbformat.read(course / "release" / "ch1" / "stable.ipynb", as_version=4)
+    nbformat.write(_gaming_copy(release), course / "submitted" / "carol" / "ch1" / "stable.ipynb")
+    # Three executions of the chapter (a minute or two each here); a lost reply used to cost a whole cell timeout.
     r = _nbgrader(course, "autograde", "ch1", "--create", "--force", timeout=1500)
     assert "Timeout waiting" not in r.stderr, r.stderr[-4000:]
-    for student in ("alice", "bob"):
+    for student in ("alice", "bob", "carol"):
         graded = nbformat.read(course / "autograded" / student / "ch1" / "stable.ipynb", as_version=4)
         errors = {o.get("ename") for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"}
         assert "CellTimeoutError" not in errors, student
@@ -406,10 +613,28 @@ def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
     assert (course / "feedback" / "alice" / "ch1" / "stable.html").is_file()
     _nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"), timeout=300)
     rows = {row["student_id"]: row for row in csv.DictReader((tmp_path / "grades.csv").open())}
-    auto_points = sum(ex.REFERENCES[e.label] and e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()))
-    # The prose answers are graded by hand (1 point each): autograde leaves them at 0 for everyone.
+    auto_points = sum(e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()) if e.label in PARAMETRIC)
+    # The prose answers and the constants' answer cells are graded by hand: autograde leaves them at 0 for everyone.
     assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
     assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)
+    assert float(rows["carol"]["raw_score"]) == 0, json.dumps(rows)  # the gaming submission
+
+
+def _gaming_copy(released):
+    """The released notebook with every exercise's stub replaced by a gaming answer: the practice reference (what
+    a scan of the self-check finds) as `answer`, and a `solve` that asks the package's registry for the reference at
+    the parameters it is given, falling back to the practice answer."""
+    import copy
+
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.endswith("-code") and grade_id.removesuffix("-code") in ex.REFERENCES:
+            label = grade_id.removesuffix("-code")
+            cell.source = (f"answer = {ex._practice_value(label)!r}\n\n\ndef solve(**params):\n    try:\n"
+                           f"        return hs.exercises.REFERENCES[{label!r}].compute(**params)\n"
+                           f"    except Exception:\n        return answer\n")
+    return nb
 
 
 @pytest.mark.slow
@@ -452,13 +677,13 @@ def test_alternating_layer_breaks_exchangeability():
     norms = w.norm(dim=-1)
     independent = float((norms[:, 0] > norms[:, 1]).double().mean())
     assert independent >= 0.9
-    assert ex.reference("ex-meanfield-6") == pytest.approx(independent, abs=1 / 64)
+    assert ex._practice_value("ex-meanfield-6") == pytest.approx(independent, abs=1 / 64)
 
 
 def test_frobenius_norm_of_stable_columns_grows_like_n_to_the_one_over_alpha():
     """ex-chaos-7: the squared norm is a sum of n terms of tail index alpha/2 < 1, so the median norm grows like
     n^(1/alpha) (L^1 bridge's denominator); at n = 64 to 4096 the bulk lowers the fitted slope by at most about
     0.02 (0.656 to 0.683 over three seeds of the exercise), so 0.04 around 1/alpha; 1/2 (light tails) is rejected."""
-    value = ex.reference("ex-chaos-7")
+    value = ex._practice_value("ex-chaos-7")
     assert value == pytest.approx(1 / 1.5, abs=0.04)
     assert value > 0.6

@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -130,7 +131,10 @@ def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
     assert chapters
     for chapter in chapters:  # the generated notebook (test_notebooks checks book/*.ipynb is the same)
         (notebooks / f"{chapter.stem}.ipynb").write_text(sync.notebook_text(chapter))
-    results = {"install_s": round(plain["install_s"], 1), "emulated": OTHER_MACHINE, "chapters": {}}
+    results = {"install_s": round(plain["install_s"], 1), "emulated": OTHER_MACHINE, "chapters": {},
+               "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "kernel_cpus": BINDER_CPUS,
+               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+               "load_average_before": [round(x, 1) for x in os.getloadavg()]}
     execution_log.event("plain-install")
     failures = []
     for chapter in chapters:
@@ -170,6 +174,7 @@ def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
         failures += [f"{chapter.stem}: {p}" for p in notebook_number_problems(executed)]
         if peak >= LIMIT_MB:
             failures.append(f"{chapter.stem}: peak memory {peak:.0f} MB, Binder allows {LIMIT_MB} MB")
+    results["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     bench = os.environ.get("HTSGD_BENCH_DIR")
     if bench:
         Path(bench).mkdir(parents=True, exist_ok=True)

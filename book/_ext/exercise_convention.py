@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KINDS", "STARS", "STAR_WORDS", "Exercise", "exercise_classes", "find_exercises"]
+__all__ = ["KINDS", "STARS", "STAR_WORDS", "Exercise", "exercise_classes", "find_exercises", "grading"]
 
 KINDS = ("derivation", "computation")
 STAR_WORDS = {1: "one star", 2: "two stars", 3: "three stars"}
@@ -103,6 +103,36 @@ _SOLUTION = re.compile(
     r"^:{3,}\{solution-start\}[ \t]*(\S+)[ \t]*\n(?:[ \t]*:\S[^\n]*\n)*:{3,}[ \t]*\n(.*?)^:{3,}\{solution-end\}",
     re.M | re.S,
 )
+
+
+_CODE_CELL = re.compile(r"^```\{code-cell\}.*?^```[ \t]*$", re.M | re.S)
+
+
+def grading(exercise: Exercise) -> dict[str, Any]:
+    """How the instructor kit (``scripts/make_student.py``) grades an exercise.
+
+    Returns
+    -------
+    dict
+        ``autograded`` (a hidden test calls the student's ``solve`` at the course's parameters), ``auto_points``
+        (its points: the stars), ``hand_points`` (one for a written solution, plus the stars of an answer that
+        is a constant of the theory, which has no hidden test) and ``how``, a few words for the index page.
+    """
+    from htsgd.exercises import REFERENCES, UNCHECKED
+
+    ref = REFERENCES.get(exercise.label)
+    prose = bool(_CODE_CELL.sub("", exercise.solution).strip())
+    autograded = ref is not None and not ref.fixed
+    if autograded:
+        how = "autograded (hidden test)"
+    elif ref is not None:
+        how = "by hand (a constant: no variant to test)"
+    elif exercise.label in UNCHECKED:
+        how = "by hand (depends on the chapter's runs)"
+    else:
+        how = "by hand (no numerical answer)"
+    return {"autograded": autograded, "auto_points": exercise.stars if autograded else 0,
+            "hand_points": int(prose) + (exercise.stars if ref is not None and ref.fixed else 0), "how": how}
 
 
 def find_exercises(markdown: str) -> list[Exercise]:

@@ -7,10 +7,13 @@ A local Sphinx extension (loaded from ``_config.yml``), on top of sphinx-exercis
    a missing or broken one is a build warning (an error in the strict build). The exercise then
    shows a line "Derivation · ★★☆ (two stars) · about 15 min" under its title.
 2. ``:::{exercise-index}`` (in ``book/exercises.md``) becomes tables of every exercise of the
-   book, by chapter, by difficulty and by topic, with their numbers and links. It is generated
-   from what the build read, so a new chapter's exercises appear without editing the page. The
-   topic of an exercise is the section of its chapter that holds the first result or equation
-   it refers to (``{prf:ref}``, ``{eq}``), else its chapter.
+   book, by chapter, by difficulty and by topic, with their numbers and links, how the instructor
+   kit grades each (``exercise_convention.grading``), and a table of per-chapter totals (minutes,
+   autograded and hand-graded points) with the measured cost of autograding one student
+   (``benchmarks/results/autograde.json``, written by ``benchmarks/bench_autograde.py``). It is
+   generated from what the build read, so a new chapter's exercises appear without editing the
+   page. The topic of an exercise is the section of its chapter that holds the first result or
+   equation it refers to (``{prf:ref}``, ``{eq}``), else its chapter.
 3. ``htsgd_hide_solutions = True`` (the ``make book-student`` build) removes every solution,
    gated or not, after sphinx-exercise has merged the gated ones. sphinx-exercise's own
    ``hide_solutions`` cannot be used: it drops ``solution-start`` but keeps ``solution-end``,
@@ -20,11 +23,19 @@ A local Sphinx extension (loaded from ``_config.yml``), on top of sphinx-exercis
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from exercise_convention import STAR_WORDS, STARS, exercise_classes  # beside this file
+from exercise_convention import (  # beside this file
+    STAR_WORDS,
+    STARS,
+    exercise_classes,
+    find_exercises,
+    grading,
+)
 from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -200,6 +211,48 @@ def _table(header: list[str], rows: list[list[nodes.Node]], widths: list[int]) -
     return table
 
 
+def _grades(env, chapters: list[str]) -> dict[str, dict[str, Any]]:
+    """How the kit grades each exercise of ``chapters``, read from their MyST sources."""
+    grades = {}
+    for doc in chapters:
+        with open(env.doc2path(doc), encoding="utf-8") as f:
+            grades.update({e.label: grading(e) for e in find_exercises(f.read())})
+    return grades
+
+
+def _autograde_timing(app) -> dict[str, Any] | None:
+    path = Path(app.srcdir) / "benchmarks" / "results" / "autograde.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _totals(app, chapters: list[str], entries: list[dict[str, Any]]) -> list[nodes.Node]:
+    """The per-chapter totals an instructor plans a week with, and what the autograde measurement says."""
+    timing = _autograde_timing(app)
+    measured = (timing or {}).get("chapters", {})
+    rows = []
+    for doc in chapters:
+        mine = [e for e in entries if e["doc"] == doc]
+        stem = doc.rsplit("/", 1)[-1]
+        cost = measured.get(stem)
+        rows.append([nodes.Text(f"{mine[0]['chapter_number']}. {mine[0]['chapter']}".lstrip(". ")),
+                     nodes.Text(str(len(mine))), nodes.Text(f"{sum(e['minutes'] for e in mine)} min"),
+                     nodes.Text(f"{sum(e['autograded'] for e in mine)} ({sum(e['auto_points'] for e in mine)} points)"),
+                     nodes.Text(str(sum(e["hand_points"] for e in mine))),
+                     nodes.Text(f"{cost['wall_s']:.0f} s ({cost['cpu_s']:.0f} s CPU)" if cost else "not measured")])
+    table = _table(["Chapter", "Exercises", "Time", "Autograded (points)", "Points by hand",
+                    "Autograde time, one student"], rows, [30, 10, 10, 18, 12, 20])
+    if timing is None:
+        note = ("The autograde time has not been measured in this copy of the book: run "
+                "python benchmarks/bench_autograde.py from the repository root.")
+    else:
+        load = timing["load_average_before"][0]
+        note = (f"Autograde times: nbgrader autograde of one solved copy per chapter, measured "
+                f"{timing['measured_at']} on a {timing['machine']['cpus']}-CPU {timing['machine']['processor']} machine "
+                f"(load average {load:g} when it started: wall times on a busy machine are long, the CPU time is the "
+                f"steadier figure) by benchmarks/bench_autograde.py; a class of N students costs about N times as much.")
+    return [nodes.rubric(text="Totals by chapter"), table, nodes.paragraph(text=note)]
+
+
 def _resolve_index(app, doctree, fromdocname) -> None:
     placeholders = list(doctree.findall(exercise_index_node))
     if not placeholders:
@@ -227,13 +280,19 @@ def _resolve_index(app, doctree, fromdocname) -> None:
     def difficulty(e) -> nodes.Node:
         return nodes.Text(f"{STARS[e['stars']]} ({STAR_WORDS[e['stars']]})")
 
+    grades = _grades(env, chapters)
+    for e in entries:
+        e.update(grades.get(e["label"], {"autograded": False, "auto_points": 0, "hand_points": 0, "how": "?"}))
     content: list[nodes.Node] = []
     total = sum(e["minutes"] for e in entries)
+    auto = [e for e in entries if e["autograded"]]
     intro = nodes.paragraph(text=(
         f"{len(entries)} exercises in {len(chapters)} chapters, "
         f"{sum(e['kind'] == 'derivation' for e in entries)} of them derivations; about {total // 60} h "
-        f"{total % 60} min in all."))
+        f"{total % 60} min in all. {len(auto)} of them are autograded by a hidden test; "
+        f"{len(entries) - len(auto)} are graded by hand, as is every written solution (one point each)."))
     content.append(intro)
+    content += _totals(app, chapters, entries)
 
     def section(title: str, ident: str) -> nodes.section:
         sec = nodes.section(ids=[f"exercise-index-{ident}"])
@@ -243,11 +302,12 @@ def _resolve_index(app, doctree, fromdocname) -> None:
     by_chapter = section("By chapter", "chapter")
     for doc in chapters:
         rows = [[link(e), nodes.Text(e["kind"]), difficulty(e), nodes.Text(f"{e['minutes']} min"),
-                 nodes.Text(e["topic"])] for e in entries if e["doc"] == doc]
+                 nodes.Text(e["how"]), nodes.Text(e["topic"])] for e in entries if e["doc"] == doc]
         first = next(e for e in entries if e["doc"] == doc)
         heading = nodes.rubric(text=f"{first['chapter_number']}. {first['chapter']}" if first['chapter_number'] else first['chapter'])
         by_chapter += heading
-        by_chapter += _table(["Exercise", "Kind", "Difficulty", "Time", "Topic"], rows, [40, 12, 18, 10, 30])
+        by_chapter += _table(["Exercise", "Kind", "Difficulty", "Time", "Graded", "Topic"], rows,
+                             [32, 10, 15, 8, 15, 20])
     content.append(by_chapter)
 
     by_difficulty = section("By difficulty", "difficulty")

@@ -1,20 +1,32 @@
-"""Self-checks for the book's exercises: reference answers computed by htsgd, never pasted.
+"""Exercises: practice self-checks for readers and graded variants for instructors, computed by htsgd.
 
 Introduced in the chapter *Stable distributions*, whose exercises are the first to use it.
-Every exercise of the book whose result is a number asks the reader to put it in a variable
-``answer`` (an estimate, a fitted exponent, the value of a derived formula at stated
-parameters); pure proofs ask for none. A student notebook then
-runs ``hs.exercises.check("ex-stable-2", answer)``. The reference is recomputed here from
-htsgd's own functions (a characteristic function, a survival function, a model's parameter
-groups, a pruning rule) or, for the value of a derived formula, from the formula written
-as code: it is never a number copied from a run. Each reference states its tolerance and
-why (a standard error for Monte Carlo answers, rounding for exact ones), and a failed check
-prints a hint instead of the answer.
+Every exercise of the book whose result is a number asks the reader for a function ``solve`` of the
+exercise's parameters (a step size, a tail index, a threshold) and for ``answer``, its value at the
+parameters the text states (the *practice* variant). Two things use them:
 
-The exercise labels follow the book's convention ``ex-<chapter>-<n>``; ``labels()`` lists
-the ones that have a reference. The convention itself (the MyST ``{exercise}`` directive, its
-``:class:`` and its gated solution) is read by ``book/_ext/exercise_convention.py``, next to the
-book build and the scripts that use it.
+* the self-check ``hs.exercises.check("ex-stable-2", answer)`` compares ``answer`` with the practice
+  variant's reference and says *correct* or *not yet* with a hint: never the reference, the direction of
+  the error or the tolerance;
+* the instructor's hidden test (written by ``make student`` into nbgrader's hidden-test markers, so the
+  student's release does not contain it) calls ``hs.exercises.grade("ex-stable-2", solve, alpha=1.37)``
+  with parameters drawn for the course: the reference is computed at grading time, at values that appear
+  in no public file and whose reference differs from the practice one by more than the tolerance. An
+  answer copied from the practice variant, or found by searching the self-check, scores nothing.
+
+A few exercises ask for a constant of the theory that no parameter changes (an order of convergence, an
+exponent): their self-check gives the hint only, and ``grade`` refuses them (any verdict on a constant can be
+searched); the instructor grades their answers by hand.
+
+References are recomputed from htsgd's own functions (a characteristic function, a survival function, a
+model's parameter groups, a pruning rule) or, for the value of a derived formula, from the formula written
+as code: never a number copied from a run. Each states its tolerance and why (a standard error for Monte
+Carlo answers, rounding for exact ones). While ``grade`` runs a student's ``solve``, every reference is
+locked: a ``solve`` that calls one (or ``check``, or ``grade``) fails its grade.
+
+The exercise labels follow the book's convention ``ex-<chapter>-<n>``; ``labels()`` lists the ones with a
+reference. The convention itself (the MyST ``{exercise}`` directive, its ``:class:`` and its gated solution)
+is read by ``book/_ext/exercise_convention.py``, next to the book build and the scripts that use it.
 
 Each chapter's references live in a module of their own, ``htsgd/exercises/_<chapter>.py``: a list
 ``REFERENCES`` of :class:`Reference` (and, where a chapter has them, ``UNCHECKED``), registered into
@@ -25,7 +37,9 @@ is a new module added to ``_CHAPTERS`` below.
 from __future__ import annotations
 
 import math
-from functools import cache
+import random
+from dataclasses import replace
+from functools import cache, wraps
 from numbers import Real
 from types import ModuleType
 from typing import Any
@@ -38,12 +52,26 @@ __all__ = [
     "REFERENCES",
     "UNCHECKED",
     "check",
+    "grade",
+    "graded_variant",
     "labels",
-    "reference",
+    "practice",
 ]
 
 #: The chapters' reference modules, in the book's order (the order of ``labels()``).
 _CHAPTERS: tuple[ModuleType, ...] = (_stable, _sgd, _compressibility, _experiments, _sde, _meanfield, _chaos)
+
+
+def _guarded(compute: Any) -> Any:
+    """``compute`` refusing to run while ``grade`` runs a student's function (see ``_guard``)."""
+
+    @wraps(compute)
+    def guarded(**params: float) -> float:
+        _guard()
+        return compute(**params)
+
+    del guarded.__wrapped__  # no plain route to the formula through the registry
+    return guarded
 
 
 def _register(chapters: tuple[ModuleType, ...]) -> tuple[dict[str, Reference], dict[str, str]]:
@@ -54,7 +82,9 @@ def _register(chapters: tuple[ModuleType, ...]) -> tuple[dict[str, Reference], d
         for ref in module.REFERENCES:
             if ref.label in references or ref.label in unchecked:
                 raise RuntimeError(f"exercise {ref.label} is registered twice ({module.__name__})")
-            references[ref.label] = ref
+            references[ref.label] = replace(ref, compute=_guarded(ref.compute))
+            if getattr(module, ref.compute.__name__, None) is ref.compute:  # the module's name, guarded too
+                setattr(module, ref.compute.__name__, references[ref.label].compute)
         for label, why in getattr(module, "UNCHECKED", {}).items():
             if label in references or label in unchecked:
                 raise RuntimeError(f"exercise {label} is registered twice ({module.__name__})")
@@ -88,35 +118,63 @@ def _lookup(label: Any) -> Reference:
     return REFERENCES[label]
 
 
+class _Locked(RuntimeError):
+    """A reference was asked for while ``grade`` ran a student's ``solve``."""
+
+
+#: Set while ``grade`` runs a student's function; ``tripped`` records a reference asked for meanwhile.
+_GRADING = {"active": False, "tripped": False}
+
+
+def _guard() -> None:
+    if _GRADING["active"]:
+        _GRADING["tripped"] = True
+        raise _Locked("a reference was asked for while a solution was being graded: `solve` must compute its answer")
+
+
 @cache
-def reference(label: str) -> float:
-    """The reference answer of exercise ``label``, computed with htsgd (cached).
+def _value_cached(label: str, items: tuple[tuple[str, float], ...]) -> float:
+    return float(_lookup(label).compute(**dict(items)))
+
+
+def _value(label: str, **params: float) -> float:
+    """The reference value of exercise ``label`` at ``params`` (cached); for tests and ``grade`` only."""
+    _guard()
+    return _value_cached(label, tuple(sorted(params.items())))
+
+
+def practice(label: str) -> dict[str, float]:
+    """The parameters of exercise ``label``'s practice variant: those its text states (empty for a constant).
 
     Introduced in the chapter *Stable distributions*.
 
-    >>> round(reference("ex-stable-6"), 6)  # C_1 = 2 / pi
-    0.63662
+    >>> practice("ex-stable-2")
+    {'alpha': 1.2}
     """
-    return float(_lookup(label).compute())
+    return dict(_lookup(label).practice)
 
 
-def check(label: str, answer: Any, *, verbose: bool = True) -> bool:
-    """Compare ``answer`` with the reference answer of exercise ``label``; print a hint if it is off.
+def check(label: str, answer: Any, *, verbose: bool = True) -> bool | None:
+    """The self-check: is ``answer`` right for the practice variant of exercise ``label``?
 
     Parameters
     ----------
     label : str
         The exercise's label in the book, such as ``"ex-stable-2"`` (``labels()`` lists them).
     answer : float
-        The reader's answer: one real number (a Python or numpy float, or a one-element tensor).
+        The reader's answer at the parameters the exercise states (``practice(label)``): one real number (a
+        Python or numpy float, or a one-element tensor).
     verbose : bool
-        Print the outcome (success with the tolerance used, or a hint on failure).
+        Print the outcome: *correct*, or *not yet* with a hint. Neither the reference, nor the side on which
+        the answer errs, nor the tolerance is ever printed or returned.
 
     Returns
     -------
-    bool
-        True when ``|answer - ref| <= atol + rtol |ref|`` with the tolerances of ``REFERENCES[label]``.
-        A grading cell uses ``assert check(label, answer)``.
+    bool or None
+        Whether the answer is within the exercise's tolerance of the practice reference; None for an exercise
+        whose answer no parameter changes (its graded answer is the practice one): the self-check then prints
+        the hint only. The graded variants are checked by the instructor's hidden tests (``grade``), at other
+        parameters, so a practice answer found by trial scores nothing there.
 
     Raises
     ------
@@ -129,27 +187,140 @@ def check(label: str, answer: Any, *, verbose: bool = True) -> bool:
 
     Introduced in the chapter *Stable distributions*.
 
-    >>> check("ex-stable-6", 0.6366, verbose=False)
+    >>> check("ex-stable-2", 2 ** (1 / 1.2), verbose=False)
     True
-    >>> check("ex-stable-6", 1 / 3.14159, verbose=False)
+    >>> check("ex-stable-2", 1.7, verbose=False)
     False
     """
     if not isinstance(verbose, bool):
         raise TypeError(f"verbose must be True or False, got {type(verbose).__name__} {verbose!r}")
+    _guard()
     ref = _lookup(label)
     value = _as_float(answer, ref)
-    target = reference(label)
-    allowed = ref.atol + ref.rtol * abs(target)
-    ok = abs(value - target) <= allowed
+    if ref.fixed:
+        if verbose:
+            print(f"{label}: this answer is graded only by the instructor's tests (no parameter changes it, so a "
+                  f"self-check would give the graded answer away).\n  The answer should be {ref.asks}.\n"
+                  f"  Hint: {ref.hint}")
+        return None
+    target = _value(label, **ref.practice)
+    ok = abs(value - target) <= ref.allowed(target)
     if verbose:
         if ok:
-            print(f"{label}: correct (within {allowed:.3g} of the reference computed by htsgd; {ref.why}).")
+            print(f"{label}: correct for the practice variant ({_show(ref.practice)}). The graded variant uses "
+                  "other parameters: make sure `solve` computes the answer from its arguments.")
         else:
-            side = "too large" if value > target else "too small"
-            shown = f"{value:.6g}" if math.isfinite(value) else "a number beyond the float range"
-            print(f"{label}: not yet: {shown} is {side} by more than the tolerance {allowed:.3g}.\n"
-                  f"  The answer should be {ref.asks}.\n  Hint: {ref.hint}")
+            print(f"{label}: not yet.\n  The answer should be {ref.asks}.\n  Hint: {ref.hint}")
     return ok
+
+
+def grade(label: str, solution: Any, **params: float) -> bool:
+    """The instructor's hidden test: is ``solution`` right for the graded variant ``params`` of ``label``?
+
+    Parameters
+    ----------
+    label : str
+        The exercise's label.
+    solution : callable
+        The student's ``solve``, called as ``solve(**params)``.
+    **params : float
+        The graded variant's parameters: exactly those of ``practice(label)``, each within the exercise's
+        graded range. ``make student`` draws them for a course and writes this call into nbgrader's hidden
+        tests.
+
+    Returns
+    -------
+    bool
+        True when the student's value is within the exercise's tolerance of the reference, computed here with
+        htsgd at these parameters, and the student's function asked for no reference while it ran. A grading
+        cell uses ``assert hs.exercises.grade(...)``; it prints whether the variant passed, nothing else.
+
+    Raises
+    ------
+    ValueError
+        If ``params`` are not the exercise's parameters or lie outside its graded range, or the exercise asks
+        for a constant that no parameter changes (graded by hand: a verdict on it could be searched).
+    TypeError
+        If ``solution`` is not callable; the errors of ``check`` for a value that is not a real number.
+
+    Introduced in the chapter *Stable distributions*.
+
+    >>> grade("ex-stable-2", lambda alpha: 2 ** (1 / alpha), alpha=1.5)
+    ex-stable-2: graded variant passed.
+    True
+    """
+    _guard()
+    ref = _lookup(label)
+    _check_params(ref, params)
+    if ref.fixed:
+        raise ValueError(f"{label} asks for a constant that no parameter changes: it is graded by hand (a verdict on "
+                         "it could be searched)")
+    if not callable(solution):
+        raise TypeError(f"solution must be the function solve({', '.join(ref.practice)}), got {type(solution).__name__}")
+    target = _value(label, **params)
+    _GRADING.update(active=True, tripped=False)
+    try:
+        result = solution(**params)
+    except _Locked:
+        result = math.nan
+    finally:
+        _GRADING["active"] = False
+    ok = not _GRADING["tripped"] and abs(_as_float(result, ref) - target) <= ref.allowed(target)
+    print(f"{label}: graded variant {'passed' if ok else 'failed'}.")
+    return ok
+
+
+def graded_variant(label: str, seed: int) -> dict[str, float]:
+    """Draw the parameters of a graded variant of exercise ``label`` (for an instructor's kit).
+
+    Each parameter is drawn in its graded range (integers as integers, others to three significant digits) from a
+    generator seeded by ``seed`` and the label, until the practice reference fails the graded variant by a
+    margin: by more than the sum of the two tolerances, so no answer that passes the practice self-check passes the
+    graded variant. An instructor keeps ``seed`` private; ``make student`` draws one.
+
+    Parameters
+    ----------
+    label : str
+        The exercise's label.
+    seed : int
+        The course's private seed.
+
+    Returns
+    -------
+    dict
+        The parameters, ``{}`` for an exercise whose answer no parameter changes.
+
+    Raises
+    ------
+    RuntimeError
+        If 200 draws find no variant far enough from the practice one (a range too narrow for its tolerance).
+
+    Introduced in the chapter *Stable distributions*.
+    """
+    ref = _lookup(label)
+    if ref.fixed:
+        return {}
+    rng = random.Random(f"{int(seed)}:{label}")
+    known = _value(label, **ref.practice)
+    for _ in range(200):
+        params = {name: rng.randint(lo, hi) if isinstance(lo, int) and isinstance(hi, int)
+                  else min(max(float(f"{rng.uniform(lo, hi):.3g}"), lo), hi) for name, (lo, hi) in ref.graded.items()}
+        target = _value(label, **params)
+        if abs(target - known) > ref.allowed(target) + ref.allowed(known):
+            return params
+    raise RuntimeError(f"{label}: no graded variant far enough from the practice one in {dict(ref.graded)}")
+
+
+def _check_params(ref: Reference, params: dict[str, float]) -> None:
+    if set(params) != set(ref.practice):
+        raise ValueError(f"{ref.label} takes the parameters {sorted(ref.practice)}, got {sorted(params)}")
+    for name, (lo, hi) in ref.graded.items():
+        if not (isinstance(params[name], Real) and lo <= params[name] <= hi):
+            raise ValueError(f"{ref.label}: {name} must be in [{lo}, {hi}], got {params[name]!r}")
+
+
+def _show(params: dict[str, float]) -> str:
+    return ", ".join(f"{k} = {v:g}" for k, v in params.items())
 
 
 def _as_float(answer: Any, ref: Reference) -> float:
@@ -173,3 +344,8 @@ def _as_float(answer: Any, ref: Reference) -> float:
     if math.isnan(value) or (math.isinf(value) and answer == value):  # a finite long double may overflow to inf
         raise ValueError(f"answer must be finite ({ref.asks}), got {value!r}")
     return value
+
+
+def _practice_value(label: str) -> float:
+    """The practice variant's reference (what the self-check compares with); for tests."""
+    return _value(label, **_lookup(label).practice)

@@ -1,4 +1,8 @@
-"""Reference answers of the exercises of the chapter *Mean-field limits of two-layer networks* (``book/meanfield.md``)."""
+"""Reference answers of the exercises of the chapter *Mean-field limits of two-layer networks* (``book/meanfield.md``).
+
+Each reference takes the exercise's parameters; ``practice`` holds the values the text states and ``graded``
+the ranges an instructor's graded variants are drawn from.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,18 @@ import math
 from ._reference import ROUNDING, Reference
 
 
-def _meanfield_increment_char_func() -> float:
+def _meanfield_increment_char_func(alpha: float, sigma: float, eta: float) -> float:
     from ..optim import noise_scale
     from ..stable import char_func
 
-    # <u, S> for an isotropic S with scale c is SaS(alpha, c |u|): E cos<u, S> = phi_c(|u|).
-    return float(complex(char_func(math.sqrt(6.0), 1.5, scale=noise_scale(0.1, 1.5, 0.5))).real)
+    # <u, S> for an isotropic S with scale c is SaS(alpha, c |u|): E cos<u, S> = phi_c(|u|), |u| = sqrt(6).
+    return float(complex(char_func(math.sqrt(6.0), alpha, scale=noise_scale(eta, alpha, sigma))).real)
 
 
-def _meanfield_noise_ratio() -> float:
+def _meanfield_noise_ratio(n: int, alpha: float) -> float:
     from ..optim import noise_scale
 
-    n, eta, alpha, sigma = 256, 0.05, 1.5, 0.1
+    eta, sigma = 0.05, 0.1
     return noise_scale(n * eta, alpha, sigma) / noise_scale(eta, alpha, sigma)
 
 
@@ -26,10 +30,10 @@ def _meanfield_tanh_exponent() -> float:
     return -1.0  # a bounded activation: the output is an average of bounded, nearly independent terms
 
 
-def _meanfield_steps_needed() -> float:
+def _meanfield_steps_needed(n: int, alpha: float) -> float:
     from ..meanfield import step_condition
 
-    return 20.0 / step_condition(1024, 1.75)
+    return 20.0 / step_condition(n, alpha)
 
 
 def _meanfield_alternating_fraction() -> float:
@@ -57,18 +61,21 @@ def _meanfield_alternating_fraction() -> float:
 
 REFERENCES: list[Reference] = [
     Reference(
-        "ex-meanfield-2", "E cos<u, sigma eta^(1/alpha) S> at u = (1, 2, -1), alpha = 1.5, sigma = 0.5, eta = 0.1",
+        "ex-meanfield-2", "E cos<u, sigma eta^(1/alpha) S> at u = (1, 2, -1)",
         _meanfield_increment_char_func, 1e-3, 0.0, ROUNDING,
         "<u, S> for an isotropic S of scale c is SaS(alpha, c |u|) with c = sigma eta^(1/alpha): evaluate "
         "exp(-(c |u|)^alpha) at |u| = sqrt(6).",
+        practice={"alpha": 1.5, "sigma": 0.5, "eta": 0.1},
+        graded={"alpha": (1.05, 1.95), "sigma": (0.1, 1.0), "eta": (0.01, 0.5)},
     ),
     Reference(
-        "ex-meanfield-3", "the ratio of the interquartile ranges of the two increments (n = 256)",
+        "ex-meanfield-3", "the ratio of the interquartile ranges of the two increments (width n, eta = 0.05, sigma = 0.1)",
         _meanfield_noise_ratio, 1e-3, 0.0,
         "both steps draw the same standard noise from the same seed, so the ratio is exact up to float32 "
         "rounding (about 1e-6 relative); 1e-3 allows rounding",
         "Seed both steps with the same generator, so they draw the same standard noise; the optimizer's factor "
         "is sigma (n eta)^(1/alpha), the mean-field one sigma eta^(1/alpha).",
+        practice={"n": 256, "alpha": 1.5}, graded={"n": (16, 512), "alpha": (1.1, 1.95)},
     ),
     Reference(
         "ex-meanfield-4", "the fitted exponent of the output variance against the width with tanh (alpha = 1.5)",
@@ -79,10 +86,11 @@ REFERENCES: list[Reference] = [
         "(activation='tanh'), one value per width, and fit with hs.chaos.fit_rates: the slope in log-log.",
     ),
     Reference(
-        "ex-meanfield-5", "the number of steps to reach t = 20 at the largest allowed eta (n = 1024, alpha = 1.75)",
+        "ex-meanfield-5", "the number of steps to reach t = 20 at the largest allowed eta (width n)",
         _meanfield_steps_needed, 1e-3, 0.0, ROUNDING,
         "The largest allowed step is eta = n^(-alpha/2 - 1) (hs.meanfield.step_condition); reaching t = 20 "
         "takes t / eta steps.",
+        practice={"n": 1024, "alpha": 1.75}, graded={"n": (16, 4096), "alpha": (1.05, 1.95)},
     ),
     Reference(
         "ex-meanfield-6", "the fraction of the 64 networks with the alternating layer in which |w^1_T| > |w^2_T|",
