@@ -2,7 +2,11 @@
 
 Chapters execute twice per test session (issue 19 §6): once in this environment, by the strict book build
 (:func:`book_build`), whose executed notebooks the chapter tests read, and once from a plain install
-(tests/test_plain_install.py); nbgrader's autograde of chapter 1 is the one exception. Every execution
+(tests/test_plain_install.py); nbgrader's autograde of chapter 1 is the one exception.
+
+The build starts in the background as soon as the tests are collected (when one of them needs it), and the
+tests that read it run at the end of the session, so that the unit tests and the plain-install test use
+the CPU the build leaves free (issue 19 §6: ``make test`` within 12 minutes on two cores). Every execution
 appends a line to the log named by ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py; set here for
 the session when unset, so that the build and nbgrader, run as subprocesses, write to it too), and
 tests/test_executions.py, moved to the end of the session, counts them.
@@ -12,6 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +52,12 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    build = getattr(config, "_htsgd_book_build", None)
+    if build is not None and build["process"].poll() is None:  # the session ended before the build did
+        os.killpg(build["process"].pid, signal.SIGTERM)
+        build["process"].wait()
+    if build is not None:
+        build["log"].unlink(missing_ok=True)
     path = getattr(config, "_htsgd_execution_log", None)
     if path:
         Path(path).unlink(missing_ok=True)
@@ -53,9 +65,25 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    # The execution count reads what every other test executed: it runs last.
+    # The tests that read the book build run after the others, which run while it builds; the execution
+    # count reads what every other test executed: it runs last.
     last = [item for item in items if item.nodeid.endswith(LAST)]
-    items[:] = [item for item in items if item not in last] + last
+    book = [item for item in items if "book_build" in getattr(item, "fixturenames", ()) and item not in last]
+    items[:] = [item for item in items if item not in last and item not in book] + book + last
+    if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
+        config._htsgd_book_build = start_book_build()
+
+
+def start_book_build() -> dict:
+    """Start the strict build of the whole book in the background (scripts/build_book.py in its own process
+    group, its output in a log file): ``{"process", "log", "mode"}``."""
+    mode = os.environ.get("BOOK_EXECUTE", "force")
+    execution_log.event("build", mode=mode)
+    log = Path(tempfile.mkstemp(prefix="htsgd-book-build-", suffix=".log")[1])
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "build_book.py"), "--execute", mode],
+                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return {"process": process, "log": log, "mode": mode}
 
 
 def load_script(name: str):
@@ -67,24 +95,26 @@ def load_script(name: str):
 
 
 @pytest.fixture(scope="session")
-def book_build() -> dict:
+def book_build(request) -> dict:
     """The strict build of the whole book, once per session: ``{"html": folder, "executed": folder of the
-    executed notebooks, "cache": the jupyter-cache folder (``cache`` mode), "status": exit status,
-    "mode": execution mode}``.
+    executed notebooks, "cache": the jupyter-cache folder the chapters were executed into, "status": exit
+    status, "mode": execution mode}``.
 
-    The mode is ``$BOOK_EXECUTE`` (`make test` passes ``cache``, CI ``force``; ``force`` when unset). In
-    ``cache`` mode a chapter executed before with the same code and inputs is not executed again
-    (scripts/build_book.py keys the cache on the package, the committed results and the environment).
-    The fixture does not fail on a failed build: the page tests require status 0, the chapter tests
-    report each failing chapter with its traceback."""
-    done = {"html": HTML, "executed": HTML.parent / "jupyter_execute", "cache": None}
+    The build was started in the background when the tests were collected (:func:`start_book_build`); this
+    waits for it and prints its output (shown with a failing test). The mode is ``$BOOK_EXECUTE`` (`make
+    test` passes ``cache``, CI ``force``; ``force`` when unset). scripts/build_book.py executes the chapters
+    into a jupyter-cache that jupyter-book reads; in ``cache`` mode a chapter executed before with the same
+    code and inputs is not executed again (the cache is keyed on the package, the committed results and the
+    environment). The fixture does not fail on a failed build: the page tests require status 0, the chapter
+    tests report each failing chapter with its traceback."""
+    done = {"html": HTML, "executed": HTML.parent / "jupyter_execute"}
     if os.environ.get("HTSGD_BOOK_HTML"):
         assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
-        return {**done, "status": 0, "mode": "existing"}
-    mode = os.environ.get("BOOK_EXECUTE", "force")
+        return {**done, "cache": None, "status": 0, "mode": "existing"}
+    build = getattr(request.config, "_htsgd_book_build", None) or start_book_build()
+    request.config._htsgd_book_build = build
+    status = build["process"].wait()
+    print(build["log"].read_text(errors="replace")[-20000:])
     build_book = load_script("build_book")
-    execution_log.event("build", mode=mode)
-    status = build_book.build(execute=mode)
-    if mode == "cache":
-        done["cache"] = build_book.cache_folder(ROOT / "_build", build_book.build_env())
-    return {**done, "status": status, "mode": mode}
+    cache = build_book.cache_folder(ROOT / "_build", build_book.build_env())
+    return {**done, "cache": cache, "status": status, "mode": build["mode"]}
