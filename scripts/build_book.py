@@ -1,6 +1,7 @@
 """Build the HTML book with Jupyter Book 1.x, strictly: every warning and every cell error fails.
 
-    .venv/bin/python scripts/build_book.py [--execute cache|force|off] [--output DIR] [--toc FILE]
+    .venv/bin/python scripts/build_book.py [--execute cache|force|off] [--grid book|quick] [--jobs N]
+                                           [--output DIR] [--toc FILE]
 
 ``--execute force`` (CI) reruns every chapter; ``cache`` (the default for `make book` and `make test`)
 reuses a chapter executed before with the same code *and the same inputs*. Either way the chapters are
@@ -77,10 +78,16 @@ def inputs_fingerprint(env: Mapping[str, str], root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_env() -> dict[str, str]:
-    """The build's environment. HTSGD_BOOK_BUILD=1: chapters run their book-scale grids (the experiments
-    chapter's quick grid otherwise)."""
-    return {**os.environ, "HTSGD_BOOK_BUILD": "1"}
+GRIDS = {"book": "1", "quick": "0"}  # --grid: the value of HTSGD_BOOK_BUILD
+
+
+def build_env(grid: str = "book") -> dict[str, str]:
+    """The build's environment. HTSGD_BOOK_BUILD=1 (``grid="book"``, `make book`): chapters run their
+    book-scale grids; ``"quick"`` (`make test`'s build, issue 19 §6): the experiments chapter's quick grid,
+    the one a reader's Colab or Binder runs."""
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
+    return {**os.environ, "HTSGD_BOOK_BUILD": GRIDS[grid]}
 
 
 def cache_folder(build_dir: Path, env: Mapping[str, str]) -> Path:
@@ -192,12 +199,13 @@ def use_cdn(config: dict) -> dict:
     return config
 
 
-def build(execute: str = "cache", output: Path | None = None, toc: Path | None = None, jobs: int | None = None) -> int:
+def build(execute: str = "cache", output: Path | None = None, toc: Path | None = None, jobs: int | None = None,
+          grid: str = "book") -> int:
     """Run the strict build; return jupyter-book's exit status (1 when a chapter failed to execute)."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = execute
     config["execute"]["raise_on_error"] = False  # every chapter runs; a failure is a warning, and -W fails
-    env = build_env()
+    env = build_env(grid)
     build_dir = (output or ROOT) / "_build"
     failed: dict[Path, str] = {}
     if execute in ("cache", "force"):
@@ -250,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help="folder that receives _build/")
     parser.add_argument("--toc", type=Path, default=None, help="another table of contents (tests)")
     parser.add_argument("--jobs", type=int, default=None, help="chapters executed at a time (default: 2, or 1 on one CPU)")
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="book",
+                        help="the experiments chapter's grid (default book; make test builds with quick)")
     args = parser.parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    return build(args.execute, args.output, args.toc, args.jobs)
+    return build(args.execute, args.output, args.toc, args.jobs, args.grid)
 
 
 if __name__ == "__main__":

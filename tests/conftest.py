@@ -14,12 +14,16 @@ tests/test_executions.py, moved to the end of the session, counts them.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -52,38 +56,76 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    build = getattr(config, "_htsgd_book_build", None)
-    if build is not None and build["process"].poll() is None:  # the session ended before the build did
-        os.killpg(build["process"].pid, signal.SIGTERM)
-        build["process"].wait()
-    if build is not None:
-        build["log"].unlink(missing_ok=True)
     path = getattr(config, "_htsgd_execution_log", None)
-    if path:
+    if path:  # the process that made the session's log (pytest, or xdist's controller) ends the build
+        state = _build_state(path)
+        if state.is_file():
+            build = json.loads(state.read_text())
+            if not Path(build["status"]).is_file():  # the session ended before the build did
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(build["pid"], signal.SIGTERM)
+            for name in ("log", "status"):
+                Path(build[name]).unlink(missing_ok=True)
+            state.unlink()
+        Path(f"{state}.lock").unlink(missing_ok=True)
         Path(path).unlink(missing_ok=True)
         os.environ.pop(execution_log.ENV, None)
 
 
+def _executes_chapters(item) -> bool:
+    return "book_build" in getattr(item, "fixturenames", ()) or item.get_closest_marker("book") is not None
+
+
 def pytest_collection_modifyitems(session, config, items):
-    # The tests that read the book build run after the others, which run while it builds; the execution
-    # count reads what every other test executed: it runs last.
+    """The tests that execute chapters or read the book build run in one process, in this order: those that
+    execute chapters themselves (the plain install, nbgrader), those that read the build, the execution count.
+    Alone, pytest runs them after every other test, while the build runs in the background; with pytest-xdist
+    (`make test`: two workers) they are one group (``--dist loadgroup``) that starts first, beside the others.
+    The build starts now, in the background, once per session (:func:`start_book_build`)."""
     last = [item for item in items if item.nodeid.endswith(LAST)]
     book = [item for item in items if "book_build" in getattr(item, "fixturenames", ()) and item not in last]
-    items[:] = [item for item in items if item not in last and item not in book] + book + last
+    executing = [item for item in items if _executes_chapters(item) and item not in book and item not in last]
+    group = executing + book + last
+    rest = [item for item in items if item not in group]
+    for item in group:
+        item.add_marker(pytest.mark.xdist_group("executions"))
+    items[:] = group + rest if hasattr(config, "workerinput") else rest + group
     if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
-        config._htsgd_book_build = start_book_build()
+        start_book_build()
+
+
+def _build_state(log: str) -> Path:
+    return Path(f"{log}.book-build.json")
+
+
+# Runs the build and writes its exit status to a file, which every process of the session can wait for.
+_WRAPPER = ("import os, subprocess, sys; status, done = subprocess.call(sys.argv[2:]), sys.argv[1]; "
+            "open(done + '.tmp', 'w').write(str(status)); os.replace(done + '.tmp', done)")
+BUILD_TIMEOUT_S = 3 * 3600
 
 
 def start_book_build() -> dict:
-    """Start the strict build of the whole book in the background (scripts/build_book.py in its own process
-    group, its output in a log file): ``{"process", "log", "mode"}``."""
-    mode = os.environ.get("BOOK_EXECUTE", "force")
-    execution_log.event("build", mode=mode)
-    log = Path(tempfile.mkstemp(prefix="htsgd-book-build-", suffix=".log")[1])
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "build_book.py"), "--execute", mode],
-                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return {"process": process, "log": log, "mode": mode}
+    """Start the strict build of the whole book in the background, once per session, whichever process asks
+    first (pytest, or one of xdist's workers): scripts/build_book.py in its own process group, its output in a
+    log file. Returns ``{"pid", "log", "status", "mode", "grid"}`` (``status``: the file its exit status is
+    written to). ``$BOOK_GRID`` (default ``quick``) is the experiments chapter's grid: the quick one, which
+    the plain-install test runs too (under another machine's kernels); ``make test BOOK_GRID=book`` builds
+    the book-scale grid that `make book` publishes (about 250 CPU seconds more, issue 19 §6)."""
+    state = _build_state(os.environ[execution_log.ENV])
+    with open(f"{state}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not state.is_file():
+            mode, grid = os.environ.get("BOOK_EXECUTE", "force"), os.environ.get("BOOK_GRID", "quick")
+            execution_log.event("build", mode=mode, grid=grid)
+            log, status = (Path(f"{state.with_suffix('')}.{name}") for name in ("log", "status"))
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _WRAPPER, str(status), sys.executable,
+                     str(ROOT / "scripts" / "build_book.py"), "--execute", mode, "--grid", grid],
+                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            state.write_text(json.dumps({"pid": process.pid, "log": str(log), "status": str(status), "mode": mode,
+                                         "grid": grid}))
+        return json.loads(state.read_text())
 
 
 def load_script(name: str):
@@ -95,7 +137,7 @@ def load_script(name: str):
 
 
 @pytest.fixture(scope="session")
-def book_build(request) -> dict:
+def book_build() -> dict:
     """The strict build of the whole book, once per session: ``{"html": folder, "executed": folder of the
     executed notebooks, "cache": the jupyter-cache folder the chapters were executed into, "status": exit
     status, "mode": execution mode}``.
@@ -111,10 +153,12 @@ def book_build(request) -> dict:
     if os.environ.get("HTSGD_BOOK_HTML"):
         assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
         return {**done, "cache": None, "status": 0, "mode": "existing"}
-    build = getattr(request.config, "_htsgd_book_build", None) or start_book_build()
-    request.config._htsgd_book_build = build
-    status = build["process"].wait()
-    print(build["log"].read_text(errors="replace")[-20000:])
+    build = start_book_build()  # started at collection; this finds it
+    status, start = Path(build["status"]), time.monotonic()
+    while not status.is_file():
+        assert time.monotonic() - start < BUILD_TIMEOUT_S, Path(build["log"]).read_text(errors="replace")[-20000:]
+        time.sleep(2)
+    print(Path(build["log"]).read_text(errors="replace")[-20000:])
     build_book = load_script("build_book")
-    cache = build_book.cache_folder(ROOT / "_build", build_book.build_env())
-    return {**done, "cache": cache, "status": status, "mode": build["mode"]}
+    cache = build_book.cache_folder(ROOT / "_build", build_book.build_env(build["grid"]))
+    return {**done, "cache": cache, "status": int(status.read_text()), "mode": build["mode"]}
