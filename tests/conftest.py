@@ -9,7 +9,7 @@ tests that read it run at the end of the session, so that the unit tests and the
 the CPU the build leaves free (issue 19 §6: ``make test`` within 12 minutes on two cores). Every execution
 appends a line to the log named by ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py; set here for
 the session when unset, so that the build and nbgrader, run as subprocesses, write to it too), and
-tests/test_executions.py, moved to the end of the session, counts them.
+tests/test_executions.py, run after every test that executes chapters, counts them.
 """
 
 from __future__ import annotations

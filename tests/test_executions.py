@@ -5,7 +5,8 @@ share (tests/conftest.py ``book_build``), and once from the plain install (tests
 nbgrader's autograde of one chapter (tests/test_exercises.py, two submissions) is the one exception. Every
 execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
 execute chapters add an event saying they ran and how; :func:`count_problems` reads the log. The session's
-count runs last (tests/conftest.py moves it), so it sees every execution of the session; when only some
+count runs after every test that executes chapters (tests/conftest.py orders them, and under pytest-xdist
+keeps them in one worker), so it sees every execution of the session; when only some
 tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
 """
 
@@ -123,7 +124,7 @@ def test_the_log_records_an_execution(tmp_path, monkeypatch):
 
 
 def test_each_chapter_executes_twice_per_session():
-    """Runs last (tests/conftest.py): every execution of this session is in the log by now."""
+    """Runs after every test that executes chapters (tests/conftest.py): their executions are in the log by now."""
     path = os.environ.get(execution_log.ENV)
     if not path or not os.path.exists(path):
         pytest.fail(f"${execution_log.ENV} names no log: tests/conftest.py sets one for the session")
