@@ -107,8 +107,8 @@ BUILD_TIMEOUT_S = 3 * 3600
 def start_book_build() -> dict:
     """Start the strict build of the whole book in the background, once per session, whichever process asks
     first (pytest, or one of xdist's workers): scripts/build_book.py in its own process group, its output in a
-    log file. Returns ``{"pid", "log", "status", "mode", "grid"}`` (``status``: the file its exit status is
-    written to). ``$BOOK_GRID`` (default ``quick``) is the experiments chapter's grid: the quick one, which
+    log file. Returns ``{"pid", "log", "status", "mode", "grid", "cache"}`` (``status``: the file its exit status
+    is written to; ``cache``: the jupyter-cache folder it executes the chapters into). ``$BOOK_GRID`` (default ``quick``) is the experiments chapter's grid: the quick one, which
     the plain-install test runs too (under another machine's kernels); ``make test BOOK_GRID=book`` builds
     the book-scale grid that `make book` publishes (about 250 CPU seconds more, issue 19 §6)."""
     state = _build_state(os.environ[execution_log.ENV])
@@ -123,8 +123,10 @@ def start_book_build() -> dict:
                     [sys.executable, "-c", _WRAPPER, str(status), sys.executable,
                      str(ROOT / "scripts" / "build_book.py"), "--execute", mode, "--grid", grid],
                     cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            build_book = load_script("build_book")  # the cache it executes into, named by its inputs now
+            cache = build_book.cache_folder(ROOT / "_build", build_book.build_env(grid))
             state.write_text(json.dumps({"pid": process.pid, "log": str(log), "status": str(status), "mode": mode,
-                                         "grid": grid}))
+                                         "grid": grid, "cache": str(cache)}))
         return json.loads(state.read_text())
 
 
@@ -159,6 +161,4 @@ def book_build() -> dict:
         assert time.monotonic() - start < BUILD_TIMEOUT_S, Path(build["log"]).read_text(errors="replace")[-20000:]
         time.sleep(2)
     print(Path(build["log"]).read_text(errors="replace")[-20000:])
-    build_book = load_script("build_book")
-    cache = build_book.cache_folder(ROOT / "_build", build_book.build_env(build["grid"]))
-    return {**done, "cache": cache, "status": int(status.read_text()), "mode": build["mode"]}
+    return {**done, "cache": Path(build["cache"]), "status": int(status.read_text()), "mode": build["mode"]}
