@@ -76,6 +76,7 @@ def _executes_chapters(item) -> bool:
     return "book_build" in getattr(item, "fixturenames", ()) or item.get_closest_marker("book") is not None
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected: a run without book tests starts no build
 def pytest_collection_modifyitems(session, config, items):
     """The tests that execute chapters or read the book build run in one process, in this order: those that
     execute chapters themselves (the plain install, nbgrader), those that read the build, the execution count.
