@@ -1,10 +1,12 @@
-"""Execute one or more book chapters (MyST Markdown notebooks) the way the test suite does.
+"""Execute one or more book chapters (MyST Markdown notebooks) exactly as the book build does.
 
     .venv/bin/python scripts/run_chapter.py book/stable.md [--save OUT.ipynb]
 
-Reads each chapter with jupytext, executes it with nbclient in the chapter's
-folder (as Jupyter Book does) and reports the run time; a failing cell prints
-its traceback and the exit status is 1. Cells tagged ``raises-exception`` may raise.
+Reads each chapter with myst-nb's reader (the notebook whose code jupyter-cache keys the build's execution
+cache on), executes it with jupyter-cache's ``single_nb_execution`` (nbclient) in the chapter's folder, with
+the build's cell timeout, and reports the run time; a failing cell prints its traceback and the exit status
+is 1. Cells tagged ``raises-exception`` may raise. ``scripts/build_book.py`` runs this script, several
+chapters at a time, to fill the build's execution cache (``--save`` writes the executed notebook).
 """
 
 from __future__ import annotations
@@ -12,33 +14,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import jupytext
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
-import nbclient_polling  # noqa: E402  (the workaround for nbclient's lost-reply hang)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import nbclient_polling  # noqa: E402  (the workaround for nbclient's lost-reply hang; it also logs executions)
+
+TIMEOUT_S = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"]  # the build's cell timeout
 
 
-def execute_chapter(path: Path, timeout: int = 1200) -> tuple[nbformat.NotebookNode, float]:
-    """Execute the chapter at ``path``; return the executed notebook and the seconds it took."""
+def execute_chapter(path: Path, timeout: int = TIMEOUT_S) -> tuple[nbformat.NotebookNode, float, str | None]:
+    """Execute the chapter at ``path``: the executed notebook, the seconds it took, and the traceback of the
+    cell that failed (None when every cell ran)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+    from myst_nb.core.read import myst_nb_reader_plugin  # what the build and its cache read
+
     nbclient_polling.install()
-    nb = jupytext.read(path)
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        allow_errors=False,
-        store_widget_state=True,
-    )
-    start = time.perf_counter()
-    client.execute()
-    return nb, time.perf_counter() - start
+    nb = myst_nb_reader_plugin(str(Path(path).resolve()))
+    result = single_nb_execution(nb, cwd=str(Path(path).resolve().parent), timeout=timeout, allow_errors=False)
+    return result.nb, result.time, result.exc_string
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,17 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapters", nargs="+", type=Path)
     parser.add_argument("--save", type=Path, help="write the executed notebook here (one chapter only)")
     args = parser.parse_args(argv)
+    if args.save and len(args.chapters) > 1:
+        parser.error("--save takes one chapter")
     # As the book build does: chapters run their book-scale grids. HTSGD_BOOK_BUILD=0 runs the quick ones.
     os.environ.setdefault("HTSGD_BOOK_BUILD", "1")
     status = 0
     for chapter in args.chapters:
-        try:
-            nb, seconds = execute_chapter(chapter)
-        except CellExecutionError as err:
-            print(f"FAILED {chapter}:\n{err}", file=sys.stderr)
+        nb, seconds, error = execute_chapter(chapter)
+        if error is not None:
+            print(f"FAILED {chapter}:\n{error}", file=sys.stderr)
             status = 1
             continue
-        print(f"ok {chapter} in {seconds:.1f} s")
+        print(f"ok {chapter} in {seconds:.1f} s", flush=True)
         if args.save:
             nbformat.write(nb, args.save)
     return status

@@ -2,18 +2,28 @@
 
 Chapters execute twice per test session (issue 19 §6): once in this environment, by the strict book build
 (:func:`book_build`), whose executed notebooks the chapter tests read, and once from a plain install
-(tests/test_plain_install.py); nbgrader's autograde of chapter 1 is the one exception. Every execution
+(tests/test_plain_install.py); nbgrader's autograde of chapter 1 is the one exception.
+
+The build starts in the background as soon as the tests are collected (when one of them needs it), and the
+tests that read it run at the end of the session, so that the unit tests and the plain-install test use
+the CPU the build leaves free (issue 19 §6: ``make test`` within 12 minutes on two cores). Every execution
 appends a line to the log named by ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py; set here for
 the session when unset, so that the build and nbgrader, run as subprocesses, write to it too), and
-tests/test_executions.py, moved to the end of the session, counts them.
+tests/test_executions.py, run after every test that executes chapters, counts them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
+import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -47,15 +57,81 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     path = getattr(config, "_htsgd_execution_log", None)
-    if path:
+    if path:  # the process that made the session's log (pytest, or xdist's controller) ends the build
+        state = _build_state(path)
+        if state.is_file():
+            build = json.loads(state.read_text())
+            if not Path(build["status"]).is_file():  # the session ended before the build did
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(build["pid"], signal.SIGTERM)
+            for name in ("log", "status"):
+                Path(build[name]).unlink(missing_ok=True)
+            state.unlink()
+        Path(f"{state}.lock").unlink(missing_ok=True)
         Path(path).unlink(missing_ok=True)
         os.environ.pop(execution_log.ENV, None)
 
 
+def _executes_chapters(item) -> bool:
+    """Tests that execute chapters, read the build, or use the session's plain environment (which a
+    released assignment uninstalls and reinstalls htsgd in): one worker runs them all, in order."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & {"book_build", "plain_venv", "dist"}) or item.get_closest_marker("book") is not None
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected: a run without book tests starts no build
 def pytest_collection_modifyitems(session, config, items):
-    # The execution count reads what every other test executed: it runs last.
+    """The tests that execute chapters or read the book build run in one process, in this order: those that
+    execute chapters themselves (the plain install, nbgrader), those that read the build, the execution count.
+    Alone, pytest runs them after every other test, while the build runs in the background; with pytest-xdist
+    (`make test`: two workers) they are one group (``--dist loadgroup``) that starts first, beside the others.
+    The build starts now, in the background, once per session (:func:`start_book_build`)."""
     last = [item for item in items if item.nodeid.endswith(LAST)]
-    items[:] = [item for item in items if item not in last] + last
+    book = [item for item in items if "book_build" in getattr(item, "fixturenames", ()) and item not in last]
+    executing = [item for item in items if _executes_chapters(item) and item not in book and item not in last]
+    group = executing + book + last
+    rest = [item for item in items if item not in group]
+    for item in group:
+        item.add_marker(pytest.mark.xdist_group("executions"))
+    items[:] = group + rest if hasattr(config, "workerinput") else rest + group
+    if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
+        start_book_build()
+
+
+def _build_state(log: str) -> Path:
+    return Path(f"{log}.book-build.json")
+
+
+# Runs the build and writes its exit status to a file, which every process of the session can wait for.
+_WRAPPER = ("import os, subprocess, sys; status, done = subprocess.call(sys.argv[2:]), sys.argv[1]; "
+            "open(done + '.tmp', 'w').write(str(status)); os.replace(done + '.tmp', done)")
+BUILD_TIMEOUT_S = 3 * 3600
+
+
+def start_book_build() -> dict:
+    """Start the strict build of the whole book in the background, once per session, whichever process asks
+    first (pytest, or one of xdist's workers): scripts/build_book.py in its own process group, its output in a
+    log file. Returns ``{"pid", "log", "status", "mode", "grid", "cache"}`` (``status``: the file its exit status
+    is written to; ``cache``: the jupyter-cache folder it executes the chapters into). ``$BOOK_GRID`` (default ``quick``) is the experiments chapter's grid: the quick one, which
+    the plain-install test runs too (under another machine's kernels); ``make test BOOK_GRID=book`` builds
+    the book-scale grid that `make book` publishes (about 250 CPU seconds more, issue 19 §6)."""
+    state = _build_state(os.environ[execution_log.ENV])
+    with open(f"{state}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not state.is_file():
+            mode, grid = os.environ.get("BOOK_EXECUTE", "force"), os.environ.get("BOOK_GRID", "quick")
+            execution_log.event("build", mode=mode, grid=grid)
+            log, status = (Path(f"{state.with_suffix('')}.{name}") for name in ("log", "status"))
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _WRAPPER, str(status), sys.executable,
+                     str(ROOT / "scripts" / "build_book.py"), "--execute", mode, "--grid", grid],
+                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            build_book = load_script("build_book")  # the cache it executes into, named by its inputs now
+            cache = build_book.cache_folder(ROOT / "_build", build_book.build_env(grid))
+            state.write_text(json.dumps({"pid": process.pid, "log": str(log), "status": str(status), "mode": mode,
+                                         "grid": grid, "cache": str(cache)}))
+        return json.loads(state.read_text())
 
 
 def load_script(name: str):
@@ -69,25 +145,27 @@ def load_script(name: str):
 @pytest.fixture(scope="session")
 def book_build() -> dict:
     """The strict build of the whole book, once per session: ``{"html": folder, "executed": folder of the
-    executed notebooks, "cache": the jupyter-cache folder (``cache`` mode), "status": exit status,
-    "mode": execution mode}``.
+    executed notebooks, "cache": the jupyter-cache folder the chapters were executed into, "status": exit
+    status, "mode": execution mode}``.
 
-    The mode is ``$BOOK_EXECUTE`` (`make test` passes ``cache``, CI ``force``; ``force`` when unset). In
-    ``cache`` mode a chapter executed before with the same code and inputs is not executed again
-    (scripts/build_book.py keys the cache on the package, the committed results and the environment).
-    The fixture does not fail on a failed build: the page tests require status 0, the chapter tests
-    report each failing chapter with its traceback."""
-    done = {"html": HTML, "executed": HTML.parent / "jupyter_execute", "cache": None}
+    The build was started in the background when the tests were collected (:func:`start_book_build`); this
+    waits for it and prints its output (shown with a failing test). The mode is ``$BOOK_EXECUTE`` (`make
+    test` passes ``cache``, CI ``force``; ``force`` when unset). scripts/build_book.py executes the chapters
+    into a jupyter-cache that jupyter-book reads; in ``cache`` mode a chapter executed before with the same
+    code and inputs is not executed again (the cache is keyed on the package, the committed results and the
+    environment). The fixture does not fail on a failed build: the page tests require status 0, the chapter
+    tests report each failing chapter with its traceback."""
+    done = {"html": HTML, "executed": HTML.parent / "jupyter_execute"}
     if os.environ.get("HTSGD_BOOK_HTML"):
         assert (HTML / "index.html").is_file(), f"HTSGD_BOOK_HTML={HTML} holds no built book"
-        return {**done, "status": 0, "mode": "existing"}
-    mode = os.environ.get("BOOK_EXECUTE", "force")
-    build_book = load_script("build_book")
-    execution_log.event("build", mode=mode)
-    status = build_book.build(execute=mode)
-    if mode == "cache":
-        done["cache"] = build_book.cache_folder(ROOT / "_build", build_book.build_env())
-    return {**done, "status": status, "mode": mode}
+        return {**done, "cache": None, "status": 0, "mode": "existing"}
+    build = start_book_build()  # started at collection; this finds it
+    status, start = Path(build["status"]), time.monotonic()
+    while not status.is_file():
+        assert time.monotonic() - start < BUILD_TIMEOUT_S, Path(build["log"]).read_text(errors="replace")[-20000:]
+        time.sleep(2)
+    print(Path(build["log"]).read_text(errors="replace")[-20000:])
+    return {**done, "cache": Path(build["cache"]), "status": int(status.read_text()), "mode": build["mode"]}
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,13 @@
 """Every chapter of the book executes from top to bottom without an error.
 
 The chapters are executed once in this environment, by the session's strict book build
-(tests/conftest.py ``book_build``: jupytext-free MyST reading by myst-nb, nbclient, the chapter's
-folder as working directory), and these tests read what that execution left: the executed notebook
-(``_build/jupyter_execute/book/<chapter>.ipynb``) and, for a chapter that failed, its traceback
-(``_build/html/reports/book/<chapter>.err.log``, the build runs with ``raise_on_error: false`` so that
-every chapter runs). A failing chapter fails here, by name, with the failing cell's traceback.
-``scripts/run_chapter.py`` executes a chapter alone, the same way, for a developer.
+(tests/conftest.py ``book_build``: scripts/build_book.py executes them, two at a time, with
+scripts/run_chapter.py: myst-nb's MyST reading, nbclient, the chapter's folder as working directory, into
+the jupyter-cache that jupyter-book then reads), and these tests read what that execution left: the
+executed notebook (in the build's cache) and, for a chapter that failed, its traceback
+(``_build/html/reports/book/<chapter>.err.log``; every chapter runs). A failing chapter fails here, by
+name, with the failing cell's traceback. ``scripts/run_chapter.py`` executes a chapter alone, the same
+way, for a developer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from conftest import BOOK
+from conftest import BOOK, ROOT
 
 
 def _chapters() -> list[str]:
@@ -57,8 +58,9 @@ def test_an_unexecuted_or_failing_notebook_is_reported():
 def _executed(book_build: dict, chapter: str) -> nbformat.NotebookNode:
     """The notebook the build executed (or found executed in its cache) for ``chapter``."""
     if book_build["cache"] is not None:
-        # A cache hit: myst-nb writes the *unexecuted* notebook to jupyter_execute/ (it merges the cached
-        # outputs into a copy), so the executed one is read from the cache, matched to the chapter's code.
+        # The build reads every chapter from its cache: myst-nb writes the *unexecuted* notebook to
+        # jupyter_execute/ (it merges the cached outputs into a copy), so the executed one is read from the
+        # cache, matched to the chapter's code.
         from jupyter_cache import get_cache
 
         cache = get_cache(book_build["cache"])
@@ -111,3 +113,21 @@ def test_the_execution_cache_is_keyed_on_what_the_chapters_compute_from(tmp_path
     current = build_book.execution_cache(build, env)
     assert current.parent == stale.parent and current.name == build_book.inputs_fingerprint(env)
     assert not stale.exists()
+
+
+def test_the_build_executes_the_chapters_of_its_table_of_contents(tmp_path):
+    """scripts/build_book.py executes, before Sphinx starts, every MyST notebook the table of contents names
+    (root, parts, sections; with or without a suffix), and nothing else: the executions the build then finds
+    in its cache are exactly the chapters it renders (tests/test_executions.py counts them)."""
+    from conftest import load_script
+
+    build_book = load_script("build_book")
+    header = "---\njupytext:\n  text_representation:\n    extension: .md\n---\n# A chapter\n"
+    for name, text in {"root": header, "a": header, "b": "# a page without code\n", "c": header, "d": header}.items():
+        (tmp_path / "book").mkdir(exist_ok=True)
+        (tmp_path / "book" / f"{name}.md").write_text(text)
+    toc = tmp_path / "toc.yml"
+    toc.write_text("format: jb-book\nroot: book/root\nparts:\n  - caption: P\n    chapters:\n      - file: book/a\n"
+                   "      - file: book/b.md\n        sections:\n          - file: book/c.md\n")
+    assert [p.name for p in build_book.toc_chapters(toc, root=tmp_path)] == ["root.md", "a.md", "c.md"]
+    assert sorted(p.name for p in build_book.toc_chapters(ROOT / "_toc.yml")) == _chapters()

@@ -2,11 +2,12 @@
 
 Once in the developer environment, by the strict book build that the chapter tests and the page tests
 share (tests/conftest.py ``book_build``), and once from the plain install (tests/test_plain_install.py);
-nbgrader's autograde of one chapter (tests/test_exercises.py, two submissions) is the one exception. Every
+nbgrader's autograde of one chapter (tests/test_exercises.py, three submissions; tests/test_readme.py, one) is the one exception. Every
 execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
 execute chapters add an event saying they ran and how (a released assignment, run once from the wheel
 by tests/test_publish.py, is the other exception); :func:`count_problems` reads the log. The session's
-count runs last (tests/conftest.py moves it), so it sees every execution of the session; when only some
+count runs after every test that executes chapters (tests/conftest.py orders them, and under pytest-xdist
+keeps them in one worker), so it sees every execution of the session; when only some
 tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
 """
 
@@ -25,7 +26,7 @@ PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
 ASSIGNMENT_KERNEL = "htsgd-released-assignment"  # tests/test_publish.py runs one released assignment once
 # tests/test_exercises.py autogrades two students' copies of one chapter, tests/test_readme.py the README's
 # one (the released copy, as the README's instructor steps submit it)
-NBGRADER_SUBMISSIONS = 3
+NBGRADER_SUBMISSIONS = 4  # tests/test_exercises.py grades three copies, tests/test_readme.py the README's one
 
 
 def chapter_titles() -> dict[str, str]:
@@ -136,7 +137,7 @@ def test_the_log_records_an_execution(tmp_path, monkeypatch):
 
 
 def test_each_chapter_executes_twice_per_session():
-    """Runs last (tests/conftest.py): every execution of this session is in the log by now."""
+    """Runs after every test that executes chapters (tests/conftest.py): their executions are in the log by now."""
     path = os.environ.get(execution_log.ENV)
     if not path or not os.path.exists(path):
         pytest.fail(f"${execution_log.ENV} names no log: tests/conftest.py sets one for the session")

@@ -561,6 +561,7 @@ def _nbgrader(cwd, *args, timeout):
 
 
 @pytest.mark.slow
+@pytest.mark.book  # executes chapter 1 (twice: the execution count's one exception)
 def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
     """The instructor's steps for chapter 1 (README, exercise index page), run as written: make student,
     nbgrader quickstart, append the kit's nbgrader_config.py, copy the instructor notebook to source/ch1,

@@ -66,6 +66,7 @@ def test_the_readme_names_where_make_book_student_writes():
 
 
 @pytest.mark.slow
+@pytest.mark.book  # it autogrades a submission: a chapter execution, counted with the others
 def test_the_instructor_steps_run_as_written_on_a_clean_clone(tmp_path):
     venv = ROOT / ".venv"
     stamp = venv / ".htsgd-installed"

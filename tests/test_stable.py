@@ -61,7 +61,13 @@ def test_s0_draws_near_alpha_one(alpha, beta, dtype):
     drawn directly they follow the S0 law and tend to the alpha = 1 draws of the same seed.
     """
     x = st.sample(alpha, 200_000, beta=beta, scale=1.3, loc=0.2, parameterization="S0", generator=5, dtype=dtype)
-    assert stats.kstest(x.double().numpy(), lambda t: st.cdf(t, alpha, beta, 1.3, 0.2, "S0")).pvalue > 1e-4
+    # The KS statistic at 2000 sample quantiles (a lower bound, so conservative at level 1e-4): the cdf near
+    # alpha = 1 is an integral per point, and all 200,000 of them cost 20-35 s per case (issue 19 §6).
+    srt = np.sort(x.double().numpy())
+    ranks = np.linspace(0, srt.size - 1, 2000).astype(int)
+    f = st.cdf(srt[ranks], alpha, beta, 1.3, 0.2, "S0")
+    dist = np.maximum(np.abs((ranks + 1) / srt.size - f), np.abs(ranks / srt.size - f)).max()
+    assert dist < stats.kstwo.isf(1e-4, srt.size)
     at_one = st.sample(1.0, 200_000, beta=beta, scale=1.3, loc=0.2, parameterization="S0", generator=5, dtype=dtype)
     gap = ((x - at_one).abs() / (1 + at_one.abs())).double()
     assert float(gap.median()) < 1e3 * abs(alpha - 1) + 1e-6
