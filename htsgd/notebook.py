@@ -107,7 +107,7 @@ def run_solutions(default: bool = False) -> bool:
     and every solution cell runs under ``if RUN_SOLUTIONS:``, so that running the notebook does not
     print the exercises' answers. A reader changes ``False`` to ``True`` there to run them;
     ``HTSGD_RUN_SOLUTIONS=1`` (or ``0``) in the kernel's environment overrides the notebook, as the
-    plain-install test does to run every solution.
+    plain-install test does to run every solution. The preface says how to run the notebooks.
 
     Parameters
     ----------
