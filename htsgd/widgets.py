@@ -11,7 +11,8 @@ starts), an explorer also carries a visible note that the page is static and how
 it live, and, if it has at most two sliders, frames computed for a small grid of slider
 values (at most ``max_frames``, and about ``frame_budget_s`` seconds of drawing). The book's ``htsgd-widgets.js`` swaps the figure for the
 nearest precomputed frame when a reader moves a slider in the static page: no kernel is
-involved. Other controls (dropdowns) keep their first value in the static page.
+involved. Other controls (dropdowns, and every slider of an explorer with more than two) keep their
+first value in the static page, and are disabled there.
 """
 
 from __future__ import annotations
@@ -116,11 +117,33 @@ def frame_grid(sizes: Sequence[int], initial: Sequence[int], max_frames: int = 2
     return chosen
 
 
-def _png(fig: Any, dpi: int) -> str:
+def _png_bytes(fig: Any, dpi: int) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
+
+
+def _png(fig: Any, dpi: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(fig, dpi)).decode("ascii")
+
+
+def _frame_image(fig: Any, dpi: int):
+    """The figure as a PNG at ``dpi``, shown at the size of a 100-dpi screen figure (sharp on a 2x screen).
+
+    A PNG, not the book's SVG: the static page swaps the ``<img>``'s source for the precomputed frames."""
+    from IPython.display import Image
+
+    width = round(fig.get_figwidth() * 100)
+    return Image(data=_png_bytes(fig, dpi), format="png", width=width)
+
+
+def _static_dead(controls: Mapping[str, Any]) -> list[Any]:
+    """The controls that do nothing in the static page: every control but the sliders that have
+    precomputed frames (at most two sliders get frames)."""
+    sliders = [c for c in controls.values() if _is_slider(c)]
+    live = sliders if len(sliders) <= 2 else []
+    return [c for c in controls.values() if not any(c is s for s in live)]
 
 
 def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_frames: int, dpi: int) -> str:
@@ -174,7 +197,7 @@ def explorer(
     title: str | None = None,
     max_frames: int = 20,
     frame_budget_s: float = 20.0,
-    frame_dpi: int = 60,
+    frame_dpi: int = 200,
 ):
     """Build an explorer: ``controls`` (name -> ipywidgets control) drive ``draw(**values)``.
 
@@ -194,7 +217,8 @@ def explorer(
         ``frame_budget_s`` divided by the time the first frame took (at most ``max_frames``;
         at least three positions per slider).
     frame_dpi : int
-        Resolution of the precomputed frames (the page scales them to the first frame's width).
+        Resolution of the figure and of the precomputed frames: 200, twice a 100-dpi screen's (the
+        page shows every frame at the first frame's width).
 
     Returns
     -------
@@ -216,9 +240,7 @@ def explorer(
         values = {k: c.value for k, c in controls.items()}
         with out:
             out.clear_output(wait=True)
-            fig = draw(**values)
-            display(fig)
-            plt.close(fig)
+            display(_frame_image(draw(**values), frame_dpi))
 
     for control in controls.values():
         control.observe(redraw, names="value")
@@ -231,4 +253,6 @@ def explorer(
     if os.environ.get(STATIC_ENV) == "1":
         affordable = max(2, int(frame_budget_s / max(first_frame_s, 1e-3)))
         children.append(widgets.HTML(_static_html(draw, controls, min(max_frames, affordable), frame_dpi)))
+        for control in _static_dead(controls):  # the saved state shows them greyed out: they need a kernel
+            control.disabled = True
     return widgets.VBox(children, _dom_classes=["htsgd-explorer"])

@@ -116,3 +116,37 @@ def test_frame_budget_cuts_the_number_of_frames(monkeypatch):
                              "steps": widgets.IntSlider(value=2, min=0, max=10)}, frame_budget_s=0.2)
     data = json.loads(re.search(r'class="htsgd-frames">(.*?)</script>', _static_child(box), re.S).group(1))
     assert len(data["frames"]) == 9 and [len(g) for g in data["grids"]] == [3, 3]
+
+
+def test_static_page_disables_the_controls_that_need_a_kernel(monkeypatch):
+    """Sliders with frames move in the static page; a dropdown, and every slider of an explorer with three,
+    would move without changing the figure: the saved state has them disabled. A live kernel disables none."""
+    def controls(n_sliders):
+        c = {"alpha": widgets.FloatSlider(value=1.5, min=1.0, max=2.0, step=0.5),
+             "steps": widgets.IntSlider(value=1, min=0, max=2)}
+        if n_sliders == 3:
+            c["noise"] = widgets.IntSlider(value=1, min=0, max=2)
+        else:
+            c["noise"] = widgets.Dropdown(options=["a", "b"], value="a")
+        return c
+
+    monkeypatch.setenv(hw.STATIC_ENV, "1")
+    two = controls(2)
+    hw.explorer(_draw, two, max_frames=4)
+    assert [c.disabled for c in two.values()] == [False, False, True]
+    three = controls(3)
+    hw.explorer(_draw, three)
+    assert all(c.disabled for c in three.values())
+    monkeypatch.delenv(hw.STATIC_ENV)
+    live = controls(3)
+    hw.explorer(_draw, live)
+    assert not any(c.disabled for c in live.values())
+
+
+def test_the_figure_is_a_sharp_png(monkeypatch):
+    """The explorer's figure is a PNG (the static page swaps its source) at twice a 100-dpi screen's
+    resolution, shown at the 100-dpi size."""
+    monkeypatch.delenv(hw.STATIC_ENV, raising=False)
+    image = hw._frame_image(_draw(1.5), 200)
+    assert image.data[:4] == b"\x89PNG" and image.width == 200
+    assert int.from_bytes(image.data[16:20], "big") == 400  # the PNG's width in pixels: 2 in at 200 dpi
