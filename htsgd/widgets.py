@@ -11,8 +11,9 @@ starts), an explorer also carries a visible note that the page is static and how
 it live, and, if it has at most two sliders, frames computed for a small grid of slider
 values (at most ``max_frames``, and about ``frame_budget_s`` seconds of drawing). The book's ``htsgd-widgets.js`` swaps the figure for the
 nearest precomputed frame when a reader moves a slider in the static page: no kernel is
-involved. Other controls (dropdowns, and every slider of an explorer with more than two) keep their
-first value in the static page, and are disabled there.
+involved: there each such slider steps through exactly the values that have a frame, so its label always
+names the value the figure shows. Other controls (dropdowns, and every slider of an explorer with more
+than two) keep their first value in the static page, and are disabled there.
 """
 
 from __future__ import annotations
@@ -138,21 +139,15 @@ def _frame_image(fig: Any, dpi: int):
     return Image(data=_png_bytes(fig, dpi), format="png", width=width)
 
 
-def _static_dead(controls: Mapping[str, Any]) -> list[Any]:
-    """The controls that do nothing in the static page: every control but the sliders that have
-    precomputed frames (at most two sliders get frames)."""
-    sliders = [c for c in controls.values() if _is_slider(c)]
-    live = sliders if len(sliders) <= 2 else []
-    return [c for c in controls.values() if not any(c is s for s in live)]
-
-
-def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_frames: int, dpi: int) -> str:
-    """The note, and for at most two sliders the precomputed frames as JSON, for the static page."""
+def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_frames: int,
+                 dpi: int) -> tuple[str, dict[str, list[float]]]:
+    """The note, and for at most two sliders the precomputed frames as JSON, for the static page; and the
+    slider values that have a frame, by slider name (empty without frames)."""
     sliders = [name for name, c in controls.items() if _is_slider(c)]
     others = [name for name in controls if name not in sliders]
     if not sliders or len(sliders) > 2:
         note = ("This is a static frame: the controls need a live kernel. " + _LIVE_HINT)
-        return f'<div class="htsgd-static-note">{html.escape(note)}</div>'
+        return f'<div class="htsgd-static-note">{html.escape(note)}</div>', {}
     grids, logs, initial = [], [], []
     for name in sliders:
         values, log = slider_grid(controls[name])
@@ -183,11 +178,33 @@ def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_fram
                    for key, uri in frames.items()},
     }
     fixed_text = (f" {', '.join(others)} stay at their first value." if others else "")
-    note = (f"Static page: moving {' and '.join(sliders)} shows the nearest of {len(frames)} frames computed "
-            f"when the book was built.{fixed_text} {_LIVE_HINT}")
+    note = (f"Static page: {' and '.join(sliders)} step{'s' if len(sliders) == 1 else ''} through the "
+            f"{len(frames)} frames computed when the book was built.{fixed_text} {_LIVE_HINT}")
     payload = json.dumps(data).replace("</", "<\\/")
     return (f'<div class="htsgd-static-note">{html.escape(note)}</div>'
-            f'<script type="application/json" class="htsgd-frames">{payload}</script>')
+            f'<script type="application/json" class="htsgd-frames">{payload}</script>',
+            dict(zip(sliders, data["grids"], strict=True)))
+
+
+def _frame_label(control: Any, value: float) -> str:
+    return str(int(round(value))) if type(control).__name__ == "IntSlider" else f"{value:.6g}"
+
+
+def _static_controls(widgets: Any, controls: Mapping[str, Any], grids: Mapping[str, list[float]]) -> list[Any]:
+    """The controls the static page shows. A slider with frames becomes a selection slider over exactly
+    the values that have a frame, so its label always names the value the figure was drawn at (and the
+    arrow keys step from frame to frame); every other control is disabled (it needs a kernel)."""
+    shown = []
+    for name, control in controls.items():
+        if name in grids:
+            labels = [_frame_label(control, v) for v in grids[name]]
+            start = min(range(len(labels)), key=lambda i: abs(grids[name][i] - float(control.value)))
+            shown.append(widgets.SelectionSlider(options=labels, value=labels[start], description=control.description,
+                                                 continuous_update=True, style=control.style))
+        else:
+            control.disabled = True
+            shown.append(control)
+    return shown
 
 
 def explorer(
@@ -247,12 +264,16 @@ def explorer(
     start = time.perf_counter()
     redraw()
     first_frame_s = time.perf_counter() - start
-    children = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out]
-    if title:
-        children.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    shown = list(controls.values())
+    static = None
     if os.environ.get(STATIC_ENV) == "1":
         affordable = max(2, int(frame_budget_s / max(first_frame_s, 1e-3)))
-        children.append(widgets.HTML(_static_html(draw, controls, min(max_frames, affordable), frame_dpi)))
-        for control in _static_dead(controls):  # the saved state shows them greyed out: they need a kernel
-            control.disabled = True
+        note, grids = _static_html(draw, controls, min(max_frames, affordable), frame_dpi)
+        static = widgets.HTML(note)
+        shown = _static_controls(widgets, controls, grids)
+    children = [widgets.HBox(shown, layout=widgets.Layout(flex_flow="row wrap")), out]
+    if title:
+        children.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    if static is not None:
+        children.append(static)
     return widgets.VBox(children, _dom_classes=["htsgd-explorer"])

@@ -119,28 +119,39 @@ def test_frame_budget_cuts_the_number_of_frames(monkeypatch):
 
 
 def test_static_page_disables_the_controls_that_need_a_kernel(monkeypatch):
-    """Sliders with frames move in the static page; a dropdown, and every slider of an explorer with three,
-    would move without changing the figure: the saved state has them disabled. A live kernel disables none."""
+    """In the static page a slider with frames is shown as a selection slider over exactly the framed values (its
+    label always names the value the figure shows, and the arrow keys step from frame to frame); a dropdown, and
+    every slider of an explorer with three, would move without changing the figure: they are disabled. A live
+    kernel shows the controls as they are."""
     def controls(n_sliders):
-        c = {"alpha": widgets.FloatSlider(value=1.5, min=1.0, max=2.0, step=0.5),
-             "steps": widgets.IntSlider(value=1, min=0, max=2)}
+        c = {"alpha": widgets.FloatSlider(value=1.5, min=1.0, max=2.0, step=0.1, description="alpha"),
+             "steps": widgets.IntSlider(value=1, min=0, max=2, description="steps")}
         if n_sliders == 3:
             c["noise"] = widgets.IntSlider(value=1, min=0, max=2)
         else:
             c["noise"] = widgets.Dropdown(options=["a", "b"], value="a")
         return c
 
+    def shown(box):
+        return list(box.children[0].children)
+
     monkeypatch.setenv(hw.STATIC_ENV, "1")
     two = controls(2)
-    hw.explorer(_draw, two, max_frames=4)
-    assert [c.disabled for c in two.values()] == [False, False, True]
+    box = hw.explorer(_draw, two, max_frames=6)
+    data = json.loads(re.search(r'class="htsgd-frames">(.*?)</script>', _static_child(box), re.S).group(1))
+    alpha, steps, noise = shown(box)
+    assert type(alpha).__name__ == type(steps).__name__ == "SelectionSlider"
+    assert [float(v) for v in alpha.options] == data["grids"][0] and alpha.value == "1.5"
+    assert [int(v) for v in steps.options] == data["grids"][1] and steps.value == "1"
+    assert alpha.description == "alpha" and not alpha.disabled
+    assert noise is two["noise"] and noise.disabled
     three = controls(3)
-    hw.explorer(_draw, three)
-    assert all(c.disabled for c in three.values())
+    box = hw.explorer(_draw, three)
+    assert shown(box) == list(three.values()) and all(c.disabled for c in three.values())
     monkeypatch.delenv(hw.STATIC_ENV)
     live = controls(3)
-    hw.explorer(_draw, live)
-    assert not any(c.disabled for c in live.values())
+    box = hw.explorer(_draw, live)
+    assert shown(box) == list(live.values()) and not any(c.disabled for c in live.values())
 
 
 def test_the_figure_is_a_sharp_png(monkeypatch):
