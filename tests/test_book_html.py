@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -412,6 +413,23 @@ def _step_a_framed_slider(page) -> list[str]:
     return problems
 
 
+def _map_matches_sidebar(page) -> list[str]:
+    """The preface's map of the book (generated from _toc.yml when the book is built) lists the sidebar's parts
+    and pages, in its order and with its chapter numbers."""
+    found = page.evaluate("""() => {
+      const sidebar = Array.from(document.querySelectorAll('nav.bd-links p.caption, nav.bd-links li.toctree-l1 > a'))
+        .map(e => e.textContent.trim());
+      const section = document.getElementById('a-map-of-the-book');
+      const map = section ? Array.from(section.querySelectorAll('.cell_output strong, .cell_output li'))
+        .map(e => e.textContent.trim()) : [];
+      return {sidebar, map};
+    }""")
+    normalized = [re.sub(r"^Chapter (\d+): ", r"\1. ", t) for t in found["map"]]
+    if normalized != found["sidebar"]:
+        return [f"the map of the book {normalized} differs from the sidebar {found['sidebar']}"]
+    return []
+
+
 @pytest.mark.parametrize("width", [390, 1280])
 @pytest.mark.parametrize("page_name", _pages())
 def test_readable_on_every_screen(browser, server, page_name, width):
@@ -451,6 +469,8 @@ def test_readable_on_every_screen(browser, server, page_name, width):
                                 f"{c['stuck']} sliders with frames are disabled")
         if width == 1280:
             problems += [p for t in r["tables"] for p in html_table_problems(t)]
+            if page_name == _pages()[0]:
+                problems += _map_matches_sidebar(page)
             if page.locator(".htsgd-explorer.htsgd-frames-ready").count():
                 problems += _step_a_framed_slider(page)
         assert not [e for e in errors if e.startswith("pageerror")], errors[:3]
