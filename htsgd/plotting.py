@@ -58,10 +58,18 @@ def use_book_style() -> None:
     try:  # in a notebook, inline figures (and glued ones) become SVG, with no date: builds are reproducible
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
+        from matplotlib_inline.config import InlineBackend
     except ImportError:
         return
-    if get_ipython() is not None:
-        set_matplotlib_formats("svg", metadata={"Date": None})
+    shell = get_ipython()
+    if shell is None:
+        return
+    # The inline backend's configuration, not only its current formatters: when the backend is (re)activated
+    # later it re-applies its configured formats, and a book build once got PNG figures that way.
+    config = InlineBackend.instance(parent=shell)
+    config.print_figure_kwargs = {"bbox_inches": "tight", "metadata": {"Date": None}}
+    config.figure_formats = {"svg"}
+    set_matplotlib_formats("svg", **config.print_figure_kwargs)
 
 
 def alpha_color(alpha: float, alphas: Iterable[float] = (1.5, 1.75, 1.9, 2.0)):
