@@ -337,14 +337,17 @@ _SCREEN_REPORT = r"""async () => {
       holder.appendChild(document.importNode(svg, true)); document.body.appendChild(holder);
       const groups = Array.from(holder.querySelectorAll('g[id^="text_"]')).filter(g => g.querySelector('text'));
       const boxes = groups.map(g => { const r = g.getBoundingClientRect(); return {g, l: r.left, r: r.right, t: r.top, b: r.bottom}; });
-      const size = g => Math.max(...Array.from(g.querySelectorAll('text')).map(t => parseFloat(t.style.fontSize) || 0));
+      const size = g => Math.max(...Array.from(g.querySelectorAll('text')).map(t => parseFloat(getComputedStyle(t).fontSize) || 0));
       const scale = fig.rendered / viewWidth;
       fig.minLabelPx = Math.min(...groups.map(g => size(g) * scale));
       fig.overlaps = [];
       for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
         const a = boxes[i], b = boxes[j];
         const w = Math.min(a.r, b.r) - Math.max(a.l, b.l), h = Math.min(a.b, b.b) - Math.max(a.t, b.t);
-        if (w > 1 && h > 1) fig.overlaps.push(`"${a.g.textContent.trim()}" / "${b.g.textContent.trim()}"`);
+        // Text boxes are em boxes, taller than the ink: neighbours in a legend or a superscript touch. An overlap
+        // is a quarter of the smaller box or more (two tick labels drawn on top of each other share most of it).
+        const smaller = Math.min((a.r - a.l) * (a.b - a.t), (b.r - b.l) * (b.b - b.t));
+        if (w > 1 && h > 1 && w * h > 0.25 * smaller) fig.overlaps.push(`"${a.g.textContent.replace(/\s+/g, '')}" / "${b.g.textContent.replace(/\s+/g, '')}"`);
       }
       fig.unlabelled = Array.from(holder.querySelectorAll('g[id^="matplotlib.axis_"]')).filter(axis =>
         axis.querySelector('g[id^="xtick_"] text, g[id^="ytick_"] text') &&
