@@ -374,7 +374,9 @@ _SCREEN_REPORT = r"""async () => {
     const stuck = framed ? Array.from(ex.querySelectorAll('.widget-slider .slider')).filter(c => c.hasAttribute('disabled')).length : 0;
     return {dead, stuck};
   });
-  const tables = Array.from(main.querySelectorAll('.cell_output table, .output table')).map(t => t.outerHTML);
+  // A cell tagged raw-columns shows a results table with its own column names on purpose (they are the API).
+  const tables = Array.from(main.querySelectorAll('.cell_output table, .output table'))
+    .filter(t => !t.closest('.tag_raw-columns')).map(t => t.outerHTML);
   return {scrollWidth: document.documentElement.scrollWidth, width, wide, unscrolledMath, figures, raw, plainMath,
           controls, tables};
 }"""
