@@ -11,7 +11,9 @@ starts), an explorer also carries a visible note that the page is static and how
 it live, and, if it has at most two sliders, frames computed for a small grid of slider
 values (at most ``max_frames``, and about ``frame_budget_s`` seconds of drawing). The book's ``htsgd-widgets.js`` swaps the figure for the
 nearest precomputed frame when a reader moves a slider in the static page: no kernel is
-involved. Other controls (dropdowns) keep their first value in the static page.
+involved: there each such slider steps through exactly the values that have a frame, so its label always
+names the value the figure shows. Other controls (dropdowns, and every slider of an explorer with more
+than two) keep their first value in the static page, and are disabled there.
 """
 
 from __future__ import annotations
@@ -116,20 +118,36 @@ def frame_grid(sizes: Sequence[int], initial: Sequence[int], max_frames: int = 2
     return chosen
 
 
-def _png(fig: Any, dpi: int) -> str:
+def _png_bytes(fig: Any, dpi: int) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
 
 
-def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_frames: int, dpi: int) -> str:
-    """The note, and for at most two sliders the precomputed frames as JSON, for the static page."""
+def _png(fig: Any, dpi: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(fig, dpi)).decode("ascii")
+
+
+def _frame_image(fig: Any, dpi: int):
+    """The figure as a PNG at ``dpi``, shown at the size of a 100-dpi screen figure (sharp on a 2x screen).
+
+    A PNG, not the book's SVG: the static page swaps the ``<img>``'s source for the precomputed frames."""
+    from IPython.display import Image
+
+    width = round(fig.get_figwidth() * 100)
+    return Image(data=_png_bytes(fig, dpi), format="png", width=width)
+
+
+def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_frames: int,
+                 dpi: int) -> tuple[str, dict[str, list[float]]]:
+    """The note, and for at most two sliders the precomputed frames as JSON, for the static page; and the
+    slider values that have a frame, by slider name (empty without frames)."""
     sliders = [name for name, c in controls.items() if _is_slider(c)]
     others = [name for name in controls if name not in sliders]
     if not sliders or len(sliders) > 2:
         note = ("This is a static frame: the controls need a live kernel. " + _LIVE_HINT)
-        return f'<div class="htsgd-static-note">{html.escape(note)}</div>'
+        return f'<div class="htsgd-static-note">{html.escape(note)}</div>', {}
     grids, logs, initial = [], [], []
     for name in sliders:
         values, log = slider_grid(controls[name])
@@ -160,11 +178,33 @@ def _static_html(draw: Callable[..., Any], controls: Mapping[str, Any], max_fram
                    for key, uri in frames.items()},
     }
     fixed_text = (f" {', '.join(others)} stay at their first value." if others else "")
-    note = (f"Static page: moving {' and '.join(sliders)} shows the nearest of {len(frames)} frames computed "
-            f"when the book was built.{fixed_text} {_LIVE_HINT}")
+    note = (f"Static page: {' and '.join(sliders)} step{'s' if len(sliders) == 1 else ''} through the "
+            f"{len(frames)} frames computed when the book was built.{fixed_text} {_LIVE_HINT}")
     payload = json.dumps(data).replace("</", "<\\/")
     return (f'<div class="htsgd-static-note">{html.escape(note)}</div>'
-            f'<script type="application/json" class="htsgd-frames">{payload}</script>')
+            f'<script type="application/json" class="htsgd-frames">{payload}</script>',
+            dict(zip(sliders, data["grids"], strict=True)))
+
+
+def _frame_label(control: Any, value: float) -> str:
+    return str(int(round(value))) if type(control).__name__ == "IntSlider" else f"{value:.6g}"
+
+
+def _static_controls(widgets: Any, controls: Mapping[str, Any], grids: Mapping[str, list[float]]) -> list[Any]:
+    """The controls the static page shows. A slider with frames becomes a selection slider over exactly
+    the values that have a frame, so its label always names the value the figure was drawn at (and the
+    arrow keys step from frame to frame); every other control is disabled (it needs a kernel)."""
+    shown = []
+    for name, control in controls.items():
+        if name in grids:
+            labels = [_frame_label(control, v) for v in grids[name]]
+            start = min(range(len(labels)), key=lambda i: abs(grids[name][i] - float(control.value)))
+            shown.append(widgets.SelectionSlider(options=labels, value=labels[start], description=control.description,
+                                                 continuous_update=True, style=control.style))
+        else:
+            control.disabled = True
+            shown.append(control)
+    return shown
 
 
 def explorer(
@@ -174,7 +214,7 @@ def explorer(
     title: str | None = None,
     max_frames: int = 20,
     frame_budget_s: float = 20.0,
-    frame_dpi: int = 60,
+    frame_dpi: int = 200,
 ):
     """Build an explorer: ``controls`` (name -> ipywidgets control) drive ``draw(**values)``.
 
@@ -194,7 +234,8 @@ def explorer(
         ``frame_budget_s`` divided by the time the first frame took (at most ``max_frames``;
         at least three positions per slider).
     frame_dpi : int
-        Resolution of the precomputed frames (the page scales them to the first frame's width).
+        Resolution of the figure and of the precomputed frames: 200, twice a 100-dpi screen's (the
+        page shows every frame at the first frame's width).
 
     Returns
     -------
@@ -216,19 +257,23 @@ def explorer(
         values = {k: c.value for k, c in controls.items()}
         with out:
             out.clear_output(wait=True)
-            fig = draw(**values)
-            display(fig)
-            plt.close(fig)
+            display(_frame_image(draw(**values), frame_dpi))
 
     for control in controls.values():
         control.observe(redraw, names="value")
     start = time.perf_counter()
     redraw()
     first_frame_s = time.perf_counter() - start
-    children = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out]
-    if title:
-        children.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    shown = list(controls.values())
+    static = None
     if os.environ.get(STATIC_ENV) == "1":
         affordable = max(2, int(frame_budget_s / max(first_frame_s, 1e-3)))
-        children.append(widgets.HTML(_static_html(draw, controls, min(max_frames, affordable), frame_dpi)))
+        note, grids = _static_html(draw, controls, min(max_frames, affordable), frame_dpi)
+        static = widgets.HTML(note)
+        shown = _static_controls(widgets, controls, grids)
+    children = [widgets.HBox(shown, layout=widgets.Layout(flex_flow="row wrap")), out]
+    if title:
+        children.insert(0, widgets.HTML(f"<b>{title}</b>"))
+    if static is not None:
+        children.append(static)
     return widgets.VBox(children, _dom_classes=["htsgd-explorer"])

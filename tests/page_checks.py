@@ -167,3 +167,37 @@ def notebook_number_problems(nb) -> list[str]:
                 found = [f"numpy scalar repr {m.group(0)}" for m in NUMPY_REPR.finditer(text)][:3]
             problems += [f"cell {i}: {f}" for f in found]
     return problems
+
+
+# A cell cut by pandas (display.max_colwidth) or by hand ends in an ellipsis.
+TRUNCATED = re.compile(r"(\.\.\.|…)$")
+# A number printed with padding zeros: five or more decimals of which the last three are zeros ("1.500000");
+# an alpha is printed as it is ("1.5"). A count printed as "16.0000" is caught by the count columns' check.
+PADDED = re.compile(r"^[-+]?\d+\.\d{2,}000$")
+
+
+def table_readability_problems(table: Table) -> list[str]:
+    """What makes a table hard to read (issue 21): a truncated cell, a header that is a code name rather than
+    words (``coupling_median``), a meaningless index column (pandas' 0, 1, 2, ... with no name), and numbers
+    printed with padding zeros (``1.500000``). Each problem is named with an example."""
+    problems = []
+    cells = [c.strip() for r in table.rows for c in r]
+    truncated = [c for c in cells if TRUNCATED.search(c)]
+    if truncated:
+        problems.append(f"truncated cell: {truncated[0]!r}")
+    coded = [h for h in table.headers if "_" in h]
+    if coded:
+        problems.append(f"header not in words: {coded[0]!r}")
+    if table.rows and table.headers and not table.headers[0].strip():
+        first = [r[0].strip() for r in table.rows]
+        if first == [str(i) for i in range(len(first))]:
+            problems.append("meaningless index column 0, 1, 2, ...")
+    padded = [c for c in cells if PADDED.match(c)]
+    if padded:
+        problems.append(f"number printed with padding zeros: {padded[0]!r}")
+    return problems
+
+
+def html_table_problems(html: str) -> list[str]:
+    """:func:`table_readability_problems` of every table in an HTML fragment."""
+    return [p for t in html_tables(html) for p in table_readability_problems(t)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -28,7 +29,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-from page_checks import html_number_problems
+from page_checks import html_number_problems, html_table_problems
 
 from conftest import HTML, ROOT
 
@@ -98,9 +99,10 @@ def browser():
         browser.close()
 
 
-def _open(browser, url: str, idle: bool = True):
-    """Open ``url`` offline; return the page, its JS errors and the blocked external requests."""
-    context = browser.new_context()
+def _open(browser, url: str, idle: bool = True, width: int | None = None):
+    """Open ``url`` offline (in a window ``width`` CSS pixels wide, if given); return the page, its JS errors
+    and the blocked external requests."""
+    context = browser.new_context(**({"viewport": {"width": width, "height": 900}} if width else {}))
     context.set_default_timeout(120_000)  # a loaded 2-core machine can take long to settle
     page = context.new_page()
     errors: list[str] = []
@@ -311,5 +313,182 @@ def test_pages_read_cleanly(browser, built_book, page_name):
         assert report["unscrolled"] == 0, "wide output tables must scroll"
         problems = [p for html in report["outputs"] for p in html_number_problems(html)]
         assert not problems, f"numbers printed wrongly (count columns must print integers): {problems[:5]}"
+    finally:
+        context.close()
+
+
+# One load per page and screen width: everything issue 21 asks of a page, measured in the browser.
+_SCREEN_REPORT = r"""async () => {
+  const main = document.querySelector('main') || document.body;
+  const width = window.innerWidth;
+  // The page: nothing wider than the screen. The culprits are named: elements reaching past the right edge
+  // that are not inside a box that scrolls on its own.
+  const scrolls = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX; if ((o === 'auto' || o === 'scroll' || o === 'hidden') && p.clientWidth <= width) return true; }
+    return false; };
+  const wide = document.documentElement.scrollWidth <= width + 1 ? [] : Array.from(main.querySelectorAll('*')).filter(e => e.getBoundingClientRect().right > width + 1 && !scrolls(e))
+    .slice(0, 5).map(e => `${e.tagName.toLowerCase()}.${e.className}`.slice(0, 80));
+  const unscrolledMath = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+    .filter(e => !['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).length;
+  // Figures: alt text, and for SVG figures the rendered size of every label, overlapping labels, unlabelled axes.
+  const images = Array.from((document.querySelector('.bd-article') || main).querySelectorAll('img'));
+  const figures = [];
+  for (const img of images) {
+    const fig = {src: img.getAttribute('src').slice(-40), alt: img.getAttribute('alt') || '', rendered: img.getBoundingClientRect().width};
+    if (/\.svg$/.test(img.getAttribute('src'))) {
+      const svg = new DOMParser().parseFromString(await (await fetch(img.src)).text(), 'image/svg+xml').documentElement;
+      const viewWidth = parseFloat(svg.getAttribute('viewBox').split(/\s+/)[2]);
+      const holder = document.createElement('div');
+      holder.style.cssText = 'position:absolute;left:-20000px;top:0;';
+      svg.setAttribute('width', viewWidth + 'px'); svg.removeAttribute('height');
+      holder.appendChild(document.importNode(svg, true)); document.body.appendChild(holder);
+      const groups = Array.from(holder.querySelectorAll('g[id^="text_"]')).filter(g => g.querySelector('text'));
+      const boxes = groups.map(g => { const r = g.getBoundingClientRect(); return {g, l: r.left, r: r.right, t: r.top, b: r.bottom}; });
+      const size = g => Math.max(...Array.from(g.querySelectorAll('text')).map(t => parseFloat(getComputedStyle(t).fontSize) || 0));
+      const scale = fig.rendered / viewWidth;
+      fig.minLabelPx = Math.min(...groups.map(g => size(g) * scale));
+      fig.overlaps = [];
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        const w = Math.min(a.r, b.r) - Math.max(a.l, b.l), h = Math.min(a.b, b.b) - Math.max(a.t, b.t);
+        // Text boxes are em boxes, taller than the ink: neighbours in a legend or a superscript touch. An overlap
+        // is a quarter of the smaller box or more (two tick labels drawn on top of each other share most of it).
+        const smaller = Math.min((a.r - a.l) * (a.b - a.t), (b.r - b.l) * (b.b - b.t));
+        if (w > 1 && h > 1 && w * h > 0.25 * smaller) fig.overlaps.push(`"${a.g.textContent.replace(/\s+/g, '')}" / "${b.g.textContent.replace(/\s+/g, '')}"`);
+      }
+      fig.unlabelled = Array.from(holder.querySelectorAll('g[id^="matplotlib.axis_"]')).filter(axis =>
+        axis.querySelector('g[id^="xtick_"] text, g[id^="ytick_"] text') &&
+        !Array.from(axis.children).some(c => c.id.startsWith('text_') && c.textContent.trim())).length;
+      holder.remove();
+    }
+    figures.push(fig);
+  }
+  // Raw markup: roles and equation labels that never became links, outside code.
+  const root = main.cloneNode(true);
+  root.querySelectorAll('pre, code, script, style, .highlight, .cell_input').forEach(e => e.remove());
+  const text = root.textContent;
+  const raw = (text.match(/:(ref|func|data|class|meth|mod|eq|numref|doc):`[^`]*`|\{(ref|eq|numref|doc|prf:ref|glue:[a-z]+)\}`[^`]*`|\((?:[a-z0-9]+-)+eq-[a-z0-9-]+\)/g) || []);
+  // Captions: math typeset, not spelt out in plain text.
+  const plainMath = Array.from(main.querySelectorAll('figcaption, caption')).map(c => {
+    const copy = c.cloneNode(true); copy.querySelectorAll('mjx-container, code').forEach(e => e.remove());
+    return (copy.textContent.match(/\b(alpha|kappa|theta|sigma|sqrt|SaS)\b|\w\^[\w(-]|\w\^\(/g) || []).join(' ');
+  }).filter(Boolean);
+  // Explorers in the static page: a control that needs a kernel is disabled, a slider with frames is not.
+  const controls = Array.from(document.querySelectorAll('.htsgd-explorer')).map(ex => {
+    const framed = !!ex.querySelector('script.htsgd-frames');
+    const dead = Array.from(ex.querySelectorAll('select, .widget-slider .slider'))
+      .filter(c => !(c.disabled || c.hasAttribute('disabled')) && (c.tagName === 'SELECT' || !framed)).length;
+    const stuck = framed ? Array.from(ex.querySelectorAll('.widget-slider .slider')).filter(c => c.hasAttribute('disabled')).length : 0;
+    return {dead, stuck};
+  });
+  // A cell tagged raw-columns shows a results table with its own column names on purpose (they are the API).
+  const tables = Array.from(main.querySelectorAll('.cell_output table, .output table'))
+    .filter(t => !t.closest('.tag_raw-columns')).map(t => t.outerHTML);
+  return {scrollWidth: document.documentElement.scrollWidth, width, wide, unscrolledMath, figures, raw, plainMath,
+          controls, tables};
+}"""
+
+
+def _settle(page, html: str) -> None:
+    """Wait for what renders after load: MathJax, the widget manager, the images."""
+    if "math notranslate" in html or 'class="math' in html:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=60_000)
+        page.evaluate("() => MathJax.startup.promise.then(() => true)")
+    if "application/vnd.jupyter.widget-state+json" in html:
+        page.wait_for_selector(".htsgd-explorer .widget-output img", timeout=60_000)
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=60_000)
+
+
+def _step_a_framed_slider(page) -> list[str]:
+    """Focus the first slider with frames, press an arrow key; what went wrong (the label or the figure did not
+    change, or the label names another value than the frame shown)."""
+    explorer = page.locator(".htsgd-explorer.htsgd-frames-ready").first
+    image = explorer.locator(".widget-output img").first
+    readout = explorer.locator(".widget-slider .widget-readout").first
+    handle = explorer.locator(".widget-slider .noUi-handle").first
+    before_src, before_label = image.get_attribute("src"), readout.inner_text()
+    at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    handle.focus()
+    page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+    try:
+        page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
+                               arg=[image.element_handle(), before_src], timeout=10_000)
+    except Exception:  # noqa: BLE001 - reported below
+        return ["the arrow key did not change the figure"]
+    label = readout.inner_text()
+    problems = [] if label != before_label else ["the arrow key did not change the slider's label"]
+    shown = explorer.evaluate("""ex => { const data = JSON.parse(ex.querySelector('script.htsgd-frames').textContent);
+        const key = ex.querySelector('.widget-output img').dataset.htsgdFrame.split(',').map(Number);
+        return data.grids[0][key[0]]; }""")
+    if abs(float(label) - shown) > 1e-9 * max(1.0, abs(shown)):
+        problems.append(f"the label says {label} but the figure shows the frame at {shown}")
+    return problems
+
+
+def _map_matches_sidebar(page) -> list[str]:
+    """The preface's map of the book (generated from _toc.yml when the book is built) lists the sidebar's parts
+    and pages, in its order and with its chapter numbers."""
+    found = page.evaluate("""() => {
+      const sidebar = Array.from(document.querySelectorAll('nav.bd-links p.caption, nav.bd-links li.toctree-l1 > a'))
+        .map(e => e.textContent.trim());
+      const section = document.getElementById('a-map-of-the-book');
+      const map = section ? Array.from(section.querySelectorAll('.cell_output strong, .cell_output li'))
+        .map(e => e.textContent.trim()) : [];
+      return {sidebar, map};
+    }""")
+    normalized = [re.sub(r"^Chapter (\d+): ", r"\1. ", t) for t in found["map"]]
+    root = (ROOT / f"{_pages()[0]}.md").read_text()
+    title = re.search(r"^# (.+)$", root, re.MULTILINE).group(1).strip()
+    sidebar = [t for t in found["sidebar"] if t != title]  # the home page heads the sidebar, not the map
+    if not normalized or normalized != sidebar:
+        return [f"the map of the book {normalized} differs from the sidebar {sidebar}"]
+    return []
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("page_name", _pages())
+def test_readable_on_every_screen(browser, server, page_name, width):
+    """Issue 21 §5, on a phone (390 px) and a laptop (1280 px): the page is no wider than the screen and long
+    equations scroll on their own; every figure has alt text that says what it shows; SVG figures keep every
+    label at least 9 px high (htsgd-figures.js keeps a figure at >= 68% of its natural size, scrolling in its
+    own box), with no overlapping labels and no axis without a label; no raw roles or equation labels; captions
+    typeset their math; tables are not truncated, have headers in words, no meaningless index and no padded
+    numbers; in explorers the controls that need a kernel are disabled, and a slider with frames moves the
+    figure from the keyboard with a label that names the value shown."""
+    context, page, errors, _ = _open(browser, f"{server}/{page_name}.html", idle=False, width=width)
+    try:
+        _settle(page, page.content())
+        r = page.evaluate(_SCREEN_REPORT)
+        problems = []
+        if r["scrollWidth"] > width + 1:
+            problems.append(f"page {r['scrollWidth']} px wide on a {width} px screen; past the edge: {r['wide']}")
+        if r["unscrolledMath"]:
+            problems.append(f"{r['unscrolledMath']} display equations do not scroll on their own")
+        for fig in r["figures"]:
+            alt = fig["alt"].strip()
+            if len(alt.split()) < 6 or alt.startswith("fig-") or alt.endswith((".svg", ".png")):
+                problems.append(f"figure {fig['src']}: no alt text saying what it shows ({alt!r})")
+            if fig.get("minLabelPx", 99) < 9:
+                problems.append(f"figure {fig['src']}: labels {fig['minLabelPx']:.1f} px high (< 9)")
+            if fig.get("overlaps"):
+                problems.append(f"figure {fig['src']}: overlapping labels {fig['overlaps'][:3]}")
+            if fig.get("unlabelled"):
+                problems.append(f"figure {fig['src']}: {fig['unlabelled']} axes with tick labels but no axis label")
+        if r["raw"]:
+            problems.append(f"{len(r['raw'])} raw roles or labels: {r['raw'][:3]}")
+        if r["plainMath"]:
+            problems.append(f"captions with plain-text math: {r['plainMath'][:3]}")
+        for i, c in enumerate(r["controls"]):
+            if c["dead"] or c["stuck"]:
+                problems.append(f"explorer {i}: {c['dead']} controls that need a kernel are enabled, "
+                                f"{c['stuck']} sliders with frames are disabled")
+        if width == 1280:
+            problems += [p for t in r["tables"] for p in html_table_problems(t)]
+            if page_name == _pages()[0]:
+                problems += _map_matches_sidebar(page)
+            if page.locator(".htsgd-explorer.htsgd-frames-ready").count():
+                problems += _step_a_framed_slider(page)
+        assert not [e for e in errors if e.startswith("pageerror")], errors[:3]
+        assert not problems, f"{page_name} at {width} px:\n" + "\n".join(problems)
     finally:
         context.close()

@@ -156,3 +156,16 @@ def test_api_extension_links_chapters_and_tidies_napoleon_output():
     module_doc = ["Text.", "Conventions", "-----------", "More."]
     ext._tidy("module", module_doc)
     assert module_doc == ["Text.", "", ".. rubric:: Conventions", "", "More."]
+
+
+def test_api_extension_lifts_the_closing_chapter_sentence_out_of_a_section():
+    """napoleon reads a paragraph after Returns/Attributes as one more item and typesets it as a type or a
+    name, where the chapter link stayed raw ``:ref:`...``` text (22 of them on the API page, issue 21)."""
+    ext = _api_extension()
+    lines = ["Summary.", "", "Returns", "-------", "float", "", "Introduced in the chapter *Heavy-tailed", "SGD*."]
+    ext.lift_introduced(lines)
+    assert lines[:3] == ["Summary.", "", "Introduced in the chapter *Heavy-tailed"]
+    assert lines[3:7] == ["SGD*.", "", "Returns", "-------"]
+    untouched = ["Summary.", "", "Introduced in the chapter *Stable distributions*.", "", "Returns", "-------", "x"]
+    ext.lift_introduced(copy := list(untouched))
+    assert copy == untouched

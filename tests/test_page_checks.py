@@ -103,3 +103,22 @@ def test_the_committed_machine_measurement_is_current_and_read_by_the_status_pag
     for cell in measured["cells"]:
         assert set(cell["native"]) == set(cell["emulated"]) == set(bench.REPORTED)
     assert "machines.json" in (BOOK / "status.md").read_text()
+
+
+def test_table_readability_names_each_problem():
+    from page_checks import html_table_problems
+
+    good = ("<table><thead><tr><th>width</th><th>alpha</th><th>claim</th></tr></thead>"
+            "<tbody><tr><td>16</td><td>1.5</td><td>Heavy tails prune more than Gaussian noise</td></tr></tbody></table>")
+    assert html_table_problems(good) == []
+    bad = ("<table><thead><tr><th></th><th>coupling_median</th><th>width</th><th>claim</th></tr></thead><tbody>"
+           "<tr><th>0</th><td>0.1</td><td>1.500000</td><td>Heavy tails prune more than Gaussian noise at every...</td></tr>"
+           "<tr><th>1</th><td>0.2</td><td>1.750000</td><td>x</td></tr></tbody></table>")
+    problems = html_table_problems(bad)
+    assert [p.split(":")[0] for p in problems] == [
+        "truncated cell", "header not in words", "meaningless index column 0, 1, 2, ...",
+        "number printed with padding zeros"], problems
+    # Precision that carries information is not padding; an index that names rows is not meaningless.
+    assert html_table_problems("<table><tr><th></th><th>accuracy</th></tr><tr><th>seed 0</th><td>0.9000</td></tr>"
+                               "<tr><th>seed 1</th><td>0.9125</td></tr></table>") == []
+    assert html_table_problems("<table><tr><th>alpha</th></tr><tr><td>1.500000</td></tr></table>")

@@ -116,3 +116,48 @@ def test_frame_budget_cuts_the_number_of_frames(monkeypatch):
                              "steps": widgets.IntSlider(value=2, min=0, max=10)}, frame_budget_s=0.2)
     data = json.loads(re.search(r'class="htsgd-frames">(.*?)</script>', _static_child(box), re.S).group(1))
     assert len(data["frames"]) == 9 and [len(g) for g in data["grids"]] == [3, 3]
+
+
+def test_static_page_disables_the_controls_that_need_a_kernel(monkeypatch):
+    """In the static page a slider with frames is shown as a selection slider over exactly the framed values (its
+    label always names the value the figure shows, and the arrow keys step from frame to frame); a dropdown, and
+    every slider of an explorer with three, would move without changing the figure: they are disabled. A live
+    kernel shows the controls as they are."""
+    def controls(n_sliders):
+        c = {"alpha": widgets.FloatSlider(value=1.5, min=1.0, max=2.0, step=0.1, description="alpha"),
+             "steps": widgets.IntSlider(value=1, min=0, max=2, description="steps")}
+        if n_sliders == 3:
+            c["noise"] = widgets.IntSlider(value=1, min=0, max=2)
+        else:
+            c["noise"] = widgets.Dropdown(options=["a", "b"], value="a")
+        return c
+
+    def shown(box):
+        return list(box.children[0].children)
+
+    monkeypatch.setenv(hw.STATIC_ENV, "1")
+    two = controls(2)
+    box = hw.explorer(_draw, two, max_frames=6)
+    data = json.loads(re.search(r'class="htsgd-frames">(.*?)</script>', _static_child(box), re.S).group(1))
+    alpha, steps, noise = shown(box)
+    assert type(alpha).__name__ == type(steps).__name__ == "SelectionSlider"
+    assert [float(v) for v in alpha.options] == data["grids"][0] and alpha.value == "1.5"
+    assert [int(v) for v in steps.options] == data["grids"][1] and steps.value == "1"
+    assert alpha.description == "alpha" and not alpha.disabled
+    assert noise is two["noise"] and noise.disabled
+    three = controls(3)
+    box = hw.explorer(_draw, three)
+    assert shown(box) == list(three.values()) and all(c.disabled for c in three.values())
+    monkeypatch.delenv(hw.STATIC_ENV)
+    live = controls(3)
+    box = hw.explorer(_draw, live)
+    assert shown(box) == list(live.values()) and not any(c.disabled for c in live.values())
+
+
+def test_the_figure_is_a_sharp_png(monkeypatch):
+    """The explorer's figure is a PNG (the static page swaps its source) at twice a 100-dpi screen's
+    resolution, shown at the 100-dpi size."""
+    monkeypatch.delenv(hw.STATIC_ENV, raising=False)
+    image = hw._frame_image(_draw(1.5), 200)
+    assert image.data[:4] == b"\x89PNG" and image.width == 200
+    assert int.from_bytes(image.data[16:20], "big") == 400  # the PNG's width in pixels: 2 in at 200 dpi

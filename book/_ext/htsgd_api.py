@@ -12,7 +12,8 @@ are not valid reStructuredText as they stand: a paragraph right after a paramete
 (napoleon drops the blank line between them), ``*`` in a type such as
 ``(n_steps, *shape)`` (read as emphasis), and section titles in module docstrings
 (``Conventions`` / ``-----------``), which become rubrics so that two modules may use
-the same title.
+the same title; and it moves a closing "Introduced in the chapter ..." paragraph out of the
+numpydoc section it would otherwise be read into (:func:`lift_introduced`).
 """
 
 from __future__ import annotations
@@ -99,12 +100,46 @@ def _tidy(what: str, lines: list[str]) -> None:
     lines[:] = out
 
 
+_SECTION = re.compile(r"^\s*[-=]{3,}\s*$")
+_INTRODUCED = re.compile(r"^\s*Introduced in\b")
+
+
+def lift_introduced(lines: list[str]) -> None:
+    """Move a closing "Introduced in the chapter ..." paragraph that follows a numpydoc section to just
+    after the summary, in place.
+
+    numpydoc has no end for a section but the next header, so napoleon reads such a paragraph as one
+    more return type, exception or attribute, and typesets it as a type or a name: the chapter link
+    then shows as raw ``:ref:`...``` text (issue 21). After the summary it is plain prose."""
+    sections = [i for i, line in enumerate(lines) if i and _SECTION.match(line) and lines[i - 1].strip()]
+    if not sections:
+        return
+    for start in range(len(lines) - 1, sections[0], -1):
+        if _INTRODUCED.match(lines[start]) and not lines[start - 1].strip():
+            break
+    else:
+        return
+    end = start
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    paragraph = [line.strip() for line in lines[start:end]]
+    del lines[start:end]
+    summary_end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    lines[summary_end:summary_end] = ["", *paragraph]
+
+
+def _lift(app, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    lift_introduced(lines)
+
+
 def _load_labels(app) -> None:
     app.env.htsgd_chapter_labels = chapter_labels(Path(app.srcdir) / "book")
 
 
 def setup(app) -> dict[str, Any]:
     app.connect("builder-inited", _load_labels)
+    # Before napoleon (priority 500) reads the numpydoc sections.
+    app.connect("autodoc-process-docstring", _lift, priority=400)
     # After napoleon (priority 500), which turns numpydoc sections into field lists.
     app.connect("autodoc-process-docstring", _link_chapters, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
