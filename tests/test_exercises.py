@@ -337,7 +337,9 @@ def _solve_of(solution: str) -> str:
     def constant(node):
         return not any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node))
 
-    code = "\n".join(m.group(1) for m in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)```", solution, re.S))
+    cells = (m.group(1) for m in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)```", solution, re.S))
+    # a cell's MyST options (its figure's alt text, say) come first, between two "---" lines: not code
+    code = "\n".join(re.sub(r"\A---\n.*?^---\n", "", c, count=1, flags=re.S | re.M) for c in cells)
     keep = [n for n in ast.parse(code).body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))
             or (isinstance(n, ast.Assign) and (isinstance(n.value, ast.Lambda) or constant(n.value)))]
     return ast.unparse(ast.Module(body=keep, type_ignores=[]))
