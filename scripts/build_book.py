@@ -35,6 +35,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Mapping
@@ -57,7 +58,7 @@ CDN_FILES = {
 # What a chapter's numbers depend on besides its own code: files (folders are read whole) and the
 # environment variables that change what torch computes (issue 19: another machine's kernels).
 INPUTS = ("htsgd", "results", "benchmarks/results", "pyproject.toml", "requirements.txt")
-INPUT_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "HTSGD_BOOK_BUILD", "PYTHONHASHSEED")
+INPUT_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "HTSGD_BOOK_BUILD", "HTSGD_STATIC_FRAMES", "PYTHONHASHSEED")
 
 
 def inputs_fingerprint(env: Mapping[str, str], root: Path = ROOT) -> str:
@@ -72,7 +73,10 @@ def inputs_fingerprint(env: Mapping[str, str], root: Path = ROOT) -> str:
             if "__pycache__" in path.parts:
                 continue
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    versions = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    # The environment's own site-packages, not sys.path: a process with the clone's root on its path (pytest)
+    # also sees the editable install's htsgd.egg-info there, and must compute the same fingerprint.
+    site = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    versions = sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=site)})
     digest.update("\n".join(versions).encode())
     digest.update(repr([(k, env.get(k)) for k in INPUT_ENV]).encode())
     return digest.hexdigest()[:16]
@@ -87,7 +91,9 @@ def build_env(grid: str = "book") -> dict[str, str]:
     the one a reader's Colab or Binder runs."""
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
-    return {**os.environ, "HTSGD_BOOK_BUILD": GRIDS[grid]}
+    # HTSGD_STATIC_FRAMES=1: explorers carry the static page's note and precomputed frames (htsgd.widgets);
+    # the chapters run in their own kernels before Sphinx starts, so the variable is set here for them.
+    return {**os.environ, "HTSGD_BOOK_BUILD": GRIDS[grid], "HTSGD_STATIC_FRAMES": "1"}
 
 
 def cache_folder(build_dir: Path, env: Mapping[str, str]) -> Path:
