@@ -123,20 +123,38 @@ def test_dask_runs_batches_to_the_same_results(config, reference, tmp_path):
 @pytest.mark.slow
 def test_sigkill_at_random_instants_then_resume_with_another_grouping(config, reference, tmp_path):
     """The CLI with two workers and batches of 2 is killed (process group, SIGKILL) at random
-    instants, three times; a resume with batches of 5 gives the uninterrupted batch-1 table
-    (a member's result does not depend on its batch, so regrouping changes nothing)."""
+    instants, up to three times; a resume with batches of 5 gives the uninterrupted batch-1 table
+    (a member's result does not depend on its batch, so regrouping changes nothing).
+
+    The instants are drawn in units of progress, not seconds: each kill waits for a random number of
+    cached records (fewer than all), then a random fraction of a second more, so it lands mid-run on
+    a fast machine and a slow one alike. The first kill comes before half the records exist."""
     cache, results = tmp_path / "cache", tmp_path / "results"
     base = [sys.executable, "-m", "htsgd", "sweep", str(config), "--cache", str(cache), "--no-progress"]
+    total = len(reference)  # one record per row, controls included
+
+    def records() -> int:
+        return len(list(cache.rglob("*.json"))) if cache.exists() else 0
+
     rng = random.Random(0)
     killed = 0
-    for _ in range(3):
+    for round_ in range(3):
+        done = records()
+        if done >= total:
+            break
+        target = rng.randint(done, total // 2 - 1 if round_ == 0 else total - 1)
         proc = subprocess.Popen(base + ["--workers", "2", "--batch", "2", "--results", str(results)],
                                 start_new_session=True)
-        time.sleep(rng.uniform(2.0, 12.0))
+        deadline = time.monotonic() + 240
+        while records() < target and proc.poll() is None:
+            assert time.monotonic() < deadline, f"fewer than {target} records after 240 s"
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1
         proc.wait(timeout=60)
+        assert records() < total or proc.returncode == 0
     assert killed >= 1, "every run finished before its kill: the test killed nothing"
     subprocess.run(base + ["--workers", "1", "--batch", "5", "--results", str(results)], check=True, timeout=300)
     got, _ = sweep.read_results(results)
