@@ -19,6 +19,7 @@ import fcntl
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,32 +69,45 @@ def pytest_unconfigure(config):
                 Path(build[name]).unlink(missing_ok=True)
             state.unlink()
         Path(f"{state}.lock").unlink(missing_ok=True)
+        shared = _shared_folder()
+        if shared.is_dir():
+            shutil.rmtree(shared, ignore_errors=True)
         Path(path).unlink(missing_ok=True)
         os.environ.pop(execution_log.ENV, None)
 
 
 def _executes_chapters(item) -> bool:
     """Tests that execute chapters, read the build, or use the session's plain environment (which a
-    released assignment uninstalls and reinstalls htsgd in): one worker runs them all, in order."""
+    released assignment uninstalls and reinstalls htsgd in)."""
     fixtures = set(getattr(item, "fixturenames", ()))
     return bool(fixtures & {"book_build", "plain_venv", "dist"}) or item.get_closest_marker("book") is not None
 
 
+def executing_tests(items) -> list[str]:
+    """The node ids of the session's tests that execute chapters or read the build, the execution count
+    excluded: the count waits until each of them has finished (tests/test_executions.py)."""
+    return [item.nodeid for item in items if _executes_chapters(item) and not item.nodeid.endswith(LAST)]
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    """Every test's end goes to the execution log, so that the count can wait for the tests of another process."""
+    if os.environ.get(execution_log.ENV):
+        execution_log.event("finished", test=nodeid)
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected: a run without book tests starts no build
 def pytest_collection_modifyitems(session, config, items):
-    """The tests that execute chapters or read the book build run in one process, in this order: those that
-    execute chapters themselves (the plain install, nbgrader), those that read the build, the execution count.
-    Alone, pytest runs them after every other test, while the build runs in the background; with pytest-xdist
-    (`make test`: two workers) they are one group (``--dist loadgroup``) that starts first, beside the others.
-    The build starts now, in the background, once per session (:func:`start_book_build`)."""
+    """The order, for the CPU the background book build leaves free: with pytest-xdist (`make test`: two
+    workers, balanced by load) the long tests that execute chapters themselves go first (the plain install,
+    nbgrader, the README's steps), then the unit tests, then the tests that read the build (it is done by
+    then), then the execution count, which waits for every test that executes chapters, in whichever worker
+    it ran. Alone, pytest runs the unit tests first. The build starts now, in the background, once per
+    session (:func:`start_book_build`)."""
     last = [item for item in items if item.nodeid.endswith(LAST)]
     book = [item for item in items if "book_build" in getattr(item, "fixturenames", ()) and item not in last]
     executing = [item for item in items if _executes_chapters(item) and item not in book and item not in last]
-    group = executing + book + last
-    rest = [item for item in items if item not in group]
-    for item in group:
-        item.add_marker(pytest.mark.xdist_group("executions"))
-    items[:] = group + rest if hasattr(config, "workerinput") else rest + group
+    rest = [item for item in items if item not in executing and item not in book and item not in last]
+    items[:] = (executing + rest if hasattr(config, "workerinput") else rest + executing) + book + last
     if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
         start_book_build()
 
@@ -168,19 +182,45 @@ def book_build() -> dict:
     return {**done, "cache": Path(build["cache"]), "status": int(status.read_text()), "mode": build["mode"]}
 
 
+def _shared_folder() -> Path:
+    """A folder every process of the session shares (pytest, or xdist's workers), removed at its end."""
+    return Path(f"{os.environ[execution_log.ENV]}.shared")
+
+
+def once_per_session(name: str, make) -> dict:
+    """``make(folder)`` run once per session, whichever process asks first; the others wait for it and get the
+    same JSON-able result (paths as strings). Under pytest-xdist a session fixture runs once in each worker:
+    this keeps the wheel's build and the fresh environment to one each."""
+    folder = _shared_folder() / name
+    done = folder / "made.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first makes it
+        if not done.is_file():
+            made = make(folder)
+            done.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in made.items()}))
+    return json.loads(done.read_text())
+
+
 @pytest.fixture(scope="session")
-def dist(tmp_path_factory) -> dict:
+def dist() -> dict:
     """The sdist and the wheel, built once per session as the release workflow builds them (tests/plain_env.py)."""
     import plain_env
 
-    return plain_env.build_dist(tmp_path_factory.mktemp("dist"))
+    made = once_per_session("dist", plain_env.build_dist)
+    return {**made, "wheel": Path(made["wheel"]), "sdist": Path(made["sdist"])}
 
 
 @pytest.fixture(scope="session")
-def plain_venv(tmp_path_factory, dist) -> dict:
-    """A fresh environment with ``htsgd[notebook]`` installed from the session's wheel (tests/plain_env.py)."""
+def plain_venv(dist) -> dict:
+    """A fresh environment with ``htsgd[notebook]`` installed from the session's wheel (tests/plain_env.py),
+    made once per session. A test that changes what it holds works on its own copy (tests/test_publish.py)."""
     import plain_env
 
-    work = tmp_path_factory.mktemp("plain-install")
-    assert not work.resolve().is_relative_to(ROOT.resolve())
-    return {"work": work, **plain_env.make_env(work, dist["wheel"])}
+    def make(work: Path) -> dict:
+        assert not work.resolve().is_relative_to(ROOT.resolve())
+        return {"work": work, **plain_env.make_env(work, dist["wheel"])}
+
+    made = once_per_session("plain-install", make)
+    return {**made, "work": Path(made["work"]), "python": Path(made["python"]),
+            "constraints": Path(made["constraints"])}

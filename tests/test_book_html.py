@@ -18,7 +18,6 @@ recorded, so the checks below hold for a reader with no internet:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.server
 import os
@@ -100,6 +99,19 @@ def browser():
         browser.close()
 
 
+SETTLED = """() => {
+  const ready = document.readyState === "complete" && document.fonts.status === "loaded"
+    && Array.from(document.images).every(img => img.complete);
+  const done = performance.getEntriesByType("resource").length, now = performance.now();
+  const last = window.__htsgdSettled;
+  if (!ready || !last || last.done !== done) {
+    window.__htsgdSettled = {done, since: now};
+    return false;
+  }
+  return now - last.since >= 500;
+}"""
+
+
 def _open(browser, url: str, idle: bool = True, width: int | None = None):
     """Open ``url`` offline (in a window ``width`` CSS pixels wide, if given); return the page, its JS errors
     and the blocked external requests."""
@@ -124,13 +136,11 @@ def _open(browser, url: str, idle: bool = True, width: int | None = None):
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
     page.goto(url, wait_until="load")
     if idle:  # tests that wait for their own elements skip this (flaky on a loaded machine)
-        # Bounded: Chromium may never report "networkidle" when a script swaps an image to a data: URI (a
-        # static explorer's precomputed frame) while the page loads, although nothing is left to load; the
-        # tests then check what they need themselves (MathJax done, every image complete, no blocked request).
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_load_state("networkidle", timeout=30_000)
+        # Not Chromium's "networkidle": it may never come when a script swaps an image to a data: URI (a static
+        # explorer's precomputed frame) while the page loads, although nothing is left to load, and each such
+        # page then waited out the whole timeout. This waits for what the tests read: the document loaded, every
+        # image decoded, the fonts ready, and no resource finished for 500 ms.
+        page.wait_for_function(SETTLED, polling=100)
     return context, page, errors, blocked
 
 

@@ -6,8 +6,8 @@ nbgrader's autograde of one chapter (tests/test_exercises.py, three submissions;
 execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
 execute chapters add an event saying they ran and how (a released assignment, run once from the wheel
 by tests/test_publish.py, is the other exception); :func:`count_problems` reads the log. The session's
-count runs after every test that executes chapters (tests/conftest.py orders them, and under pytest-xdist
-keeps them in one worker), so it sees every execution of the session; when only some
+count runs last (tests/conftest.py orders the tests) and waits until every test that executes chapters has
+finished, in whichever process it ran (each test's end is logged), so it sees every execution of the session; when only some
 tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
 """
 
@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import Counter
 
 import execution_log
 import pytest
 
-from conftest import BOOK
+from conftest import BOOK, executing_tests
 
 PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
 ASSIGNMENT_KERNEL = "htsgd-released-assignment"  # tests/test_publish.py runs one released assignment once
@@ -136,11 +137,23 @@ def test_the_log_records_an_execution(tmp_path, monkeypatch):
     assert events == [{"event": "build", "mode": "cache"}]
 
 
-def test_each_chapter_executes_twice_per_session():
-    """Runs after every test that executes chapters (tests/conftest.py): their executions are in the log by now."""
+WAIT_S = 3600  # the longest test that executes chapters (the plain install) takes about 10 minutes
+
+
+def test_each_chapter_executes_twice_per_session(request):
+    """Runs last (tests/conftest.py), after waiting for every test of the session that executes chapters, in
+    whichever process it ran (each one's end is in the log): their executions are all in the log by then."""
     path = os.environ.get(execution_log.ENV)
     if not path or not os.path.exists(path):
         pytest.fail(f"${execution_log.ENV} names no log: tests/conftest.py sets one for the session")
-    executions, events = execution_log.read(path)
+    expected, deadline = set(executing_tests(request.session.items)), time.monotonic() + WAIT_S
+    while True:
+        executions, events = execution_log.read(path)
+        missing = expected - {e.get("test") for e in events if e["event"] == "finished"}
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {WAIT_S} s these tests that execute chapters have not finished: {sorted(missing)}")
+        time.sleep(2)
     problems = count_problems(executions, events, chapter_titles())
     assert not problems, "\n".join(problems)

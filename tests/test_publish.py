@@ -5,7 +5,7 @@ the GitHub workflow schema that check-jsonschema ships, offline) and checked for
 sdist and the wheel are built as the release workflow builds them and pass ``twine check``; the wheel
 carries every file of ``htsgd/`` (the sweep configs, the committed chaos runs) and every module a notebook
 imports is importable from a fresh environment that installed only that wheel (the session's
-``plain_venv``); and a released assignment runs from that environment with ``htsgd`` removed first, so
+``plain_venv``); and a released assignment runs from a copy of that environment with ``htsgd`` removed, so
 that its own install cell installs it, from the wheel, through pip's settings (``PIP_NO_INDEX``,
 ``PIP_FIND_LINKS``), as it would from PyPI on Colab. What cannot run offline: the workflows themselves
 (GitHub's runners, Pages, PyPI's trusted publishing) and an install from PyPI.
@@ -227,27 +227,25 @@ def test_a_released_assignment_installs_htsgd_with_its_own_first_cell(plain_venv
     assert f'%pip install --quiet "htsgd[notebook]=={htsgd.__version__}"' in nb.cells[0].source
     assert f"# Made with htsgd {htsgd.__version__}" in (tmp_path / "instructor" / "nbgrader_config.py").read_text()
 
-    python, work = plain_venv["python"], plain_venv["work"]
+    # The session's environment, copied (hard links: seconds, no space), so that removing htsgd here cannot reach
+    # the plain-install test, which may be running in another process with the same environment.
+    work = tmp_path / "env"
+    subprocess.run(["cp", "-al", str(plain_venv["python"].parents[1]), str(work)], check=True)
+    python = work / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "-y", "htsgd"], check=True, env=pip_env())
-    try:
-        assert _installed_htsgd(python) is None
-        env = {"HTSGD_CACHE_DIR": str(tmp_path / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
-               "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(dist["wheel"].parent), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        write_kernel(tmp_path / "jupyter", ASSIGNMENT_KERNEL,
-                               [str(python), "-m", "ipykernel_launcher"], env)
-        monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-        monkeypatch.delenv("PYTHONPATH", raising=False)
-        nbclient_polling.install()
-        execution_log.event("released-assignment", chapter="stable.md")
-        NotebookClient(nb, timeout=600, kernel_name=ASSIGNMENT_KERNEL, allow_errors=True,
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-        shown = _installed_htsgd(python)
-        assert shown is not None and f"Version: {htsgd.__version__}" in shown
-        assert str(work) in shown and "htsgd/runs/chaos-widths" in shown  # from the wheel, with its data
-    finally:
-        if _installed_htsgd(python) is None:  # leave the session's environment as it was
-            subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(dist["wheel"])],
-                           check=True, env=pip_env())
+    assert _installed_htsgd(python) is None
+    env = {"HTSGD_CACHE_DIR": str(tmp_path / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
+           "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(dist["wheel"].parent), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    write_kernel(tmp_path / "jupyter", ASSIGNMENT_KERNEL, [str(python), "-m", "ipykernel_launcher"], env)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    nbclient_polling.install()
+    execution_log.event("released-assignment", chapter="stable.md")
+    NotebookClient(nb, timeout=600, kernel_name=ASSIGNMENT_KERNEL, allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = _installed_htsgd(python)
+    assert shown is not None and f"Version: {htsgd.__version__}" in shown
+    assert str(work) in shown and "htsgd/runs/chaos-widths" in shown  # from the wheel, with its data
     errors = {}
     for i, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):

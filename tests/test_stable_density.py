@@ -1,9 +1,22 @@
 """Tests for the densities in htsgd.stable (pdf, logpdf, cdf, sf, char_func, tail_constant)
-against an mpmath reference (Fourier inversion in 30 digits) and closed forms."""
+against an mpmath reference (Fourier inversion in 30 digits) and closed forms.
+
+The reference values are mpmath's, computed by the ``_ref_*`` functions below; the slow ones (a 30-digit
+oscillatory quadrature takes up to 40 s) are read from ``tests/data/stable_density_mpmath.json``, which
+those same functions wrote (``HTSGD_MPMATH_RECORD=1 pytest -p no:xdist tests/test_stable_density.py``
+recomputes and rewrites every value the tests use). A value missing from the file is computed live, and
+:func:`test_the_stored_mpmath_values_are_mpmaths` recomputes a sample of the stored ones, so the file cannot
+drift from the functions that define it.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
+import random
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -19,6 +32,36 @@ mp.mp.dps = 30
 _SPLITS = [0] + [2.0**k for k in range(-1, 15)] + [mp.inf]
 
 
+STORED = Path(__file__).parent / "data" / "stable_density_mpmath.json"
+_RECORD = os.environ.get("HTSGD_MPMATH_RECORD") == "1"
+_stored: dict = json.loads(STORED.read_text())["values"] if STORED.is_file() and not _RECORD else {}
+_LIVE = {}  # the reference functions by name, undecorated
+
+
+def _key(name: str, args: tuple) -> str:
+    return f"{name}{tuple(float(a) for a in args)!r}"
+
+
+def _stored_reference(fn):
+    """Read ``fn(*args)`` from the stored mpmath values, or compute it (and, when recording, store it)."""
+    _LIVE[fn.__name__] = fn
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        key = _key(fn.__name__, args)
+        if key not in _stored:
+            _stored[key] = fn(*args)
+            if _RECORD:
+                values = json.loads(STORED.read_text())["values"] if STORED.is_file() else {}
+                values[key] = _stored[key]
+                STORED.write_text(json.dumps({"mp_dps": mp.mp.dps, "values": dict(sorted(values.items()))},
+                                             indent=0) + "\n")
+        value = _stored[key]
+        return tuple(value) if isinstance(value, list) else value
+
+    return wrapper
+
+
 def _cf_s1(u, a, b):
     u = mp.mpf(u)
     if a == 1:
@@ -26,6 +69,7 @@ def _cf_s1(u, a, b):
     return mp.exp(-abs(u) ** a * (1 - 1j * b * mp.tan(mp.pi * a / 2) * mp.sign(u)))
 
 
+@_stored_reference
 def _ref_pdf(x, a, b):
     """Fourier inversion of the S1 characteristic function, in 30 digits."""
     f = lambda u: mp.re(_cf_s1(u, a, b) * mp.exp(-1j * u * x))  # noqa: E731
@@ -34,6 +78,7 @@ def _ref_pdf(x, a, b):
     return float(mp.quad(f, _SPLITS) / mp.pi)
 
 
+@_stored_reference
 def _ref_cdf(x, a, b):
     """Gil-Pelaez inversion: F(x) = 1/2 - (1/pi) int_0^inf Im(e^{-iux} phi(u)) / u du."""
     f = lambda u: mp.im(_cf_s1(u, a, b) * mp.exp(-1j * u * x)) / u  # noqa: E731
@@ -51,6 +96,7 @@ def _cf_s0(u, a, b):
     return mp.exp(-abs(u) ** a * (1 + 1j * b * mp.sign(u) * mp.tan(mp.pi * a / 2) * corr))
 
 
+@_stored_reference
 def _ref_pdf_s0(x, a, b):
     f = lambda u: mp.re(_cf_s0(u, a, b) * mp.exp(-1j * u * x))  # noqa: E731
     if abs(x) > 4:
@@ -58,6 +104,7 @@ def _ref_pdf_s0(x, a, b):
     return float(mp.quad(f, _SPLITS) / mp.pi)
 
 
+@_stored_reference
 def _ref_cdf_sf_s0(x, a, b):
     """(F(x), 1 - F(x)) by Gil-Pelaez. In the tails quadosc is unreliable for this integrand
     (1e-4 off at x = 20); tanh-sinh on each period up to u = 80 (|cf| < 1e-34) is not."""
@@ -71,6 +118,7 @@ def _ref_cdf_sf_s0(x, a, b):
     return float(mp.mpf(0.5) - half), float(mp.mpf(0.5) + half)
 
 
+@_stored_reference
 def _ref_upper_tail_alpha1(x, b):
     """(density, P(X > x)) at alpha = 1, beta >= 0, x > 0, with the Fourier integral turned
     onto the ray u = -iv: (1/pi) int exp(-vx - (2b/pi) v log v) sin((1 + b) v) [/ v] dv.
@@ -79,6 +127,21 @@ def _ref_upper_tail_alpha1(x, b):
     g = lambda v: mp.exp(-v * x - (2 * b / mp.pi) * v * mp.log(v)) * mp.sin((1 + b) * v)  # noqa: E731
     points = [0, 1 / x, 10 / x, 100 / x, mp.inf]
     return float(mp.quad(g, points) / mp.pi), float(mp.quad(lambda v: g(v) / v, points) / mp.pi)
+
+
+def test_the_stored_mpmath_values_are_mpmaths():
+    """A sample of the stored values (the quick ones: points in the body), recomputed by mpmath now."""
+    if _RECORD:
+        pytest.skip("recording the values")
+    stored = json.loads(STORED.read_text())
+    assert stored["mp_dps"] == mp.mp.dps
+    body = [k for k in stored["values"] if k.startswith(("_ref_pdf(", "_ref_cdf(", "_ref_pdf_s0(", "_ref_cdf_sf_s0("))
+            and abs(float(k.split("(")[1].split(",")[0])) <= 4]
+    assert len(body) >= 20
+    for key in random.Random(0).sample(sorted(body), 4):
+        name, args = key.split("(", 1)
+        live = _LIVE[name](*(float(a) for a in args.rstrip(")").split(",")))
+        assert live == pytest.approx(stored["values"][key], rel=1e-12, abs=0), key
 
 
 LAWS = [(1.5, 0.0), (0.8, 0.5), (1.3, 1.0), (1.0, 0.5), (0.5, -0.3), (1.9, -1.0)]

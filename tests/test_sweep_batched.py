@@ -153,8 +153,7 @@ def test_sigkill_at_random_instants_then_resume_with_another_grouping(config, re
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1
-        proc.wait(timeout=60)
-        assert records() < total or proc.returncode == 0
+        proc.wait(timeout=60)  # a kill after the last record lands while the results are written: fine
     assert killed >= 1, "every run finished before its kill: the test killed nothing"
     subprocess.run(base + ["--workers", "1", "--batch", "5", "--results", str(results)], check=True, timeout=300)
     got, _ = sweep.read_results(results)
