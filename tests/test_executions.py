@@ -157,3 +157,30 @@ def test_each_chapter_executes_twice_per_session(request):
         time.sleep(2)
     problems = count_problems(executions, events, chapter_titles())
     assert not problems, "\n".join(problems)
+
+
+def test_once_per_session_makes_once_for_every_process(tmp_path):
+    """Two processes ask at once (as two xdist workers ask for the wheel and the fresh environment): one makes,
+    the other waits for it, and both get what was made."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = (
+        "import json, sys, time; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/../book/_ext']\n"
+        "from conftest import once_per_session\n"
+        "def make(folder):\n"
+        "    with open(folder / 'calls', 'a') as f: f.write('x')\n"
+        "    time.sleep(1.0)\n"
+        "    return {'folder': folder, 'n': 3}\n"
+        "print(json.dumps(once_per_session('thing', make)))\n"
+    )
+    env = {**os.environ, execution_log.ENV: str(tmp_path / "log.jsonl")}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(ROOT / "tests")], env=env, stdout=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outputs = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    folder = tmp_path / "log.jsonl.shared" / "thing"
+    assert (folder / "calls").read_text() == "x"
+    assert outputs == [{"folder": str(folder), "n": 3}] * 2
