@@ -37,15 +37,16 @@ book: $(STAMP) $(OFFLINE)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # Chromium and npm for the browser tests: installed when possible, else one line says how.
-# Two pytest-xdist workers, balanced by load, beside the book build, which runs in the background
-# (tests/conftest.py orders the tests: the long ones that execute chapters first, the count of executions last).
+# Two pytest-xdist workers beside the book build, which runs in the background; an idle worker takes queued
+# tests from the other (--dist worksteal), and tests/conftest.py orders them: the long ones that execute
+# chapters first, the count of executions last.
 # The build of `make test` runs the experiments chapter's quick grid (BOOK_GRID=book: the published one).
 TEST_WORKERS ?= 2
 BOOK_GRID ?= quick
 test:
 	@bash scripts/test_prereqs.sh $(VENV)
 	@$(MAKE) --no-print-directory $(STAMP) $(OFFLINE)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" BOOK_EXECUTE=$(BOOK_EXECUTE) BOOK_GRID=$(BOOK_GRID) $(PY) -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" BOOK_EXECUTE=$(BOOK_EXECUTE) BOOK_GRID=$(BOOK_GRID) $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

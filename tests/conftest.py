@@ -98,7 +98,7 @@ def pytest_runtest_logfinish(nodeid, location):
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected: a run without book tests starts no build
 def pytest_collection_modifyitems(session, config, items):
     """The order, for the CPU the background book build leaves free: with pytest-xdist (`make test`: two
-    workers, balanced by load) the long tests that execute chapters themselves go first (the plain install,
+    workers, an idle one taking queued tests from the other) the long tests that execute chapters themselves go first (the plain install,
     nbgrader, the README's steps), then the unit tests, then the tests that read the build (it is done by
     then), then the execution count, which waits for every test that executes chapters, in whichever worker
     it ran. Alone, pytest runs the unit tests first. The build starts now, in the background, once per
