@@ -351,3 +351,19 @@ def test_output_iqr_bad_input():
         mf.output_iqr(torch.tensor([0.0, math.inf]))
     with pytest.raises(TypeError, match="floating"):
         mf.output_iqr(np.zeros((3, 2)))
+
+
+def test_limit_reference_shift_matches_least_squares_on_a_power_law():
+    """The reference shift the chapter quotes, on exact medians ``n**-1/2``: by an independent polyfit."""
+    widths = np.array([16, 64, 256, 1024])
+    med = widths**-0.5
+    coupling = np.tile(med, (40, 1))  # identical seeds: every median is exact
+    eps = 0.5 * med.min()
+    output = np.random.default_rng(0).standard_normal((40, 1)) * med  # only required by width_rates
+    samples = {"coupling": coupling, "output": output, "reference_error": np.full(40, eps)}
+    shift = hs.chaos.width_rates(widths.tolist(), samples, n_boot=50).loc["coupling", "reference_shift"]
+    slopes = [np.polyfit(np.log(widths), np.log(med + s * eps), 1)[0] for s in (-1, 1)]
+    assert shift == pytest.approx(max(abs(p + 0.5) for p in slopes), rel=1e-9)
+    # An error as large as the smallest median: the reference is too narrow to fit the slope at all.
+    samples["reference_error"] = np.full(40, med.min())
+    assert hs.chaos.width_rates(widths.tolist(), samples, n_boot=50).loc["coupling", "reference_shift"] == math.inf
