@@ -614,7 +614,8 @@ def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]]
     """Write chaos-experiment runs (table and per-seed samples per setting) and their provenance.
 
     Files: ``NAME-table.csv`` (the table, its ``attrs`` in ``provenance["settings"][NAME]``),
-    ``NAME-samples.csv`` (long form: ``width, seed`` and one column per per-seed sample),
+    ``NAME-samples.csv`` (long form: ``width, seed`` and one column per per-seed sample of shape
+    ``(seeds, K)``; the covariances' per-seed vectors ``delta`` and ``tagged`` are not saved),
     ``NAME-reference.csv`` (``seed, reference_error``) and ``provenance.json``; each written
     atomically. Read back with :func:`load_width_runs`.
 
