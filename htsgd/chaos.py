@@ -39,6 +39,7 @@ __all__ = [
     "transfer_check",
     "RATE_STATISTICS",
     "width_rates",
+    "COVARIANCE_PAIRS",
     "covariance_rates",
     "save_width_runs",
     "load_width_runs",
