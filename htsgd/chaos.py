@@ -39,6 +39,8 @@ __all__ = [
     "transfer_check",
     "RATE_STATISTICS",
     "width_rates",
+    "COVARIANCE_PAIRS",
+    "covariance_rates",
     "save_width_runs",
     "load_width_runs",
 ]
@@ -269,8 +271,11 @@ def chaos_experiment(
         ``"output"`` ``(seeds, K)``, each seed's output averaged over the test inputs;
         ``"sliced_w1"`` ``(seeds, K)``, each seed's sliced distance;
         ``"reference_error"`` ``(seeds,)``, each seed's mean over tagged neurons of
-        ``|w_bar^R - w_bar^(R/2)|``. Rows are independent; the tagged neurons of one row share
-        their pair and noise across widths (paired samples).
+        ``|w_bar^R - w_bar^(R/2)|``; ``"delta"`` ``(seeds, K, 2, d)``, each seed's
+        ``g(w_j) - g(w_bar_j)`` of the two tagged neurons, and ``"tagged"`` ``(seeds, K, 2, d)``,
+        their ``g(w_j)`` (the per-seed values of the covariance columns, which
+        :func:`covariance_rates` bootstraps). Rows are independent; the tagged neurons of one row
+        share their pair and noise across widths (paired samples).
 
     Introduced in the chapter *Propagation of chaos*.
     """
@@ -306,7 +311,7 @@ def chaos_experiment(
     w_half = limit_chain(problem, half.train_output[:-1, 0], seeds=seeds, tagged=2, tag_generator=tag_seed,
                          **chain_args)
     ref_error = (w_bar - w_half).norm(dim=-1)  # (seeds, 2)
-    rows, coupling, output, sliced = [], [], [], []
+    rows, coupling, output, sliced, deltas, tagged = [], [], [], [], [], []
     for n in widths:
         run = run_particles(problem, n, seeds=seeds, tagged=2, generator=rest_seed, tag_generator=tag_seed, **common)
         tag = run.weight[:, :2]
@@ -329,6 +334,8 @@ def chaos_experiment(
         coupling.append(dist.mean(dim=1))
         output.append(out)
         sliced.append(sw)
+        deltas.append(delta)
+        tagged.append(g(tag))
     df = pd.DataFrame(rows)
     df.attrs.update({"alpha": alpha, "sigma": sigma, "steps": steps, "eta": eta, "seeds": seeds,
                      "reference_width": ref_width, "activation": activation, "noise": noise,
@@ -340,6 +347,8 @@ def chaos_experiment(
         "output": torch.stack(output, dim=1).double().numpy(),
         "sliced_w1": torch.stack(sliced, dim=1).double().numpy(),
         "reference_error": ref_error.mean(dim=1).double().numpy(),
+        "delta": torch.stack(deltas, dim=1).double().numpy(),
+        "tagged": torch.stack(tagged, dim=1).double().numpy(),
     }
     return df, samples
 
@@ -509,11 +518,105 @@ def width_rates(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+#: The covariance columns of :func:`chaos_experiment` that :func:`covariance_rates` fits: the pair of
+#: per-seed arrays of its samples (keys, and a roll of the second's seeds) whose cross-covariance each is.
+COVARIANCE_PAIRS = {"covariance": ("delta", 0), "covariance_control": ("delta", -1), "covariance_raw": ("tagged", 0)}
+
+
+def _cross_covariance_statistic(u: np.ndarray, v: np.ndarray) -> Any:
+    """The statistic of :func:`covariance_rates`: seed indices in, cross-covariance norms per width out.
+
+    ``u, v`` have shape ``(M, K, d)``. The returned ``f(idx, axis=0)`` takes seed indices of shape
+    ``(M, ..., K)`` (column ``k`` indexes width ``k``) and returns, for every trailing index, the
+    Frobenius norm of the sample cross-covariance of ``u[idx, k]`` and ``v[idx, k]`` over axis 0,
+    as :func:`cross_covariance_norm` computes it.
+    """
+    m, k = u.shape[:2]
+
+    def cross_covariance(idx: np.ndarray, axis: int = 0) -> np.ndarray:
+        if axis != 0:
+            raise ValueError("the statistic reduces axis 0 (seeds)")
+        i = np.asarray(idx).astype(np.intp)
+        uu, vv = u[i, np.arange(k)], v[i, np.arange(k)]  # (M, ..., K, d)
+        uc, vc = uu - uu.mean(axis=0), vv - vv.mean(axis=0)
+        cov = np.einsum("m...i,m...j->...ij", uc, vc) / (m - 1)
+        return np.sqrt((cov**2).sum(axis=(-2, -1)))
+
+    return cross_covariance
+
+
+def covariance_rates(
+    widths: Sequence[int],
+    samples: dict[str, Any],
+    *,
+    min_width: int = 1,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Any:
+    """Fitted width rates of the covariance columns of :func:`chaos_experiment`, with bootstrap intervals.
+
+    A covariance over seeds has no per-seed value, but it is a statistic of the per-seed
+    vectors: resampling whole seeds (rows, paired across widths), recomputing each width's
+    cross-covariance norm and refitting the log-log slope is the paired bootstrap of
+    :func:`htsgd.evidence.slope_interval`, which is called with the seed indices as samples
+    and the covariance as the statistic. The vectors are differences of ``g`` values, bounded
+    for the bounded ``test_function`` (tanh), so every moment exists and the bootstrap of this
+    smooth function of means is consistent; where the true covariance is near zero (at the
+    sampling floor) the norm is not smooth there and the interval is only indicative.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``K`` widths.
+    samples : dict
+        As returned by ``chaos_experiment(..., return_samples=True)``: ``"delta"`` and
+        ``"tagged"`` of shape ``(seeds, K, 2, d)``.
+    min_width : int
+        The smallest width fitted (at least two widths from it on).
+    level, n_boot, seed
+        Passed to :func:`htsgd.evidence.slope_interval`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the columns of :data:`COVARIANCE_PAIRS` (``covariance``: neurons 1 and 2 of
+        one seed minus their limit copies; ``covariance_control``: neuron 1 of seed ``m`` with
+        neuron 2 of seed ``m + 1``, the seeds' pairs resampled together; ``covariance_raw``: the
+        tagged neurons themselves), columns ``estimate``, ``low``, ``high``, ``level``.
+
+    Introduced in the chapter *Propagation of chaos*.
+    """
+    import pandas as pd
+
+    from .evidence import slope_interval
+
+    x = np.asarray([check_int(f"widths[{i}]", w, low=1) for i, w in enumerate(widths)], dtype=float)
+    min_width = check_int("min_width", min_width, low=1)
+    keep = x >= min_width
+    if keep.sum() < 2:
+        raise ValueError(f"widths >= {min_width}: {int(keep.sum())}; at least 2 are needed")
+    if not isinstance(samples, dict) or not {"delta", "tagged"} <= set(samples):
+        raise ValueError("samples must be a dict with keys 'delta' and 'tagged' (chaos_experiment's samples)")
+    rows = {}
+    for name, (key, roll) in COVARIANCE_PAIRS.items():
+        pair = np.asarray(samples[key], dtype=float)
+        if pair.ndim != 4 or pair.shape[1] != x.size or pair.shape[2] != 2 or pair.shape[0] < 2:
+            raise ValueError(f"samples[{key!r}] must have shape (seeds >= 2, {x.size}, 2, d), got {pair.shape}")
+        u, v = pair[:, keep, 0], np.roll(pair[:, keep, 1], roll, axis=0)
+        idx = np.repeat(np.arange(pair.shape[0], dtype=float)[:, None], int(keep.sum()), axis=1)
+        fit = slope_interval(x[keep], idx, statistic=_cross_covariance_statistic(u, v), level=level,
+                             n_boot=n_boot, seed=seed)
+        rows[name] = {"estimate": fit.estimate, "low": fit.low, "high": fit.high, "level": fit.level}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]], provenance: dict) -> Path:
     """Write chaos-experiment runs (table and per-seed samples per setting) and their provenance.
 
     Files: ``NAME-table.csv`` (the table, its ``attrs`` in ``provenance["settings"][NAME]``),
-    ``NAME-samples.csv`` (long form: ``width, seed`` and one column per per-seed sample),
+    ``NAME-samples.csv`` (long form: ``width, seed`` and one column per per-seed sample of shape
+    ``(seeds, K)``; the covariances' per-seed vectors ``delta`` and ``tagged`` are not saved),
     ``NAME-reference.csv`` (``seed, reference_error``) and ``provenance.json``; each written
     atomically. Read back with :func:`load_width_runs`.
 
@@ -534,7 +637,7 @@ def save_width_runs(folder: str | os.PathLike, runs: dict[str, tuple[Any, dict]]
         long = pd.DataFrame({
             "width": np.repeat(widths[None, :], seeds, axis=0).ravel(),
             "seed": np.repeat(np.arange(seeds), widths.size),
-            **{key: np.asarray(v).ravel() for key, v in samples.items() if key != "reference_error"},
+            **{key: np.asarray(v).ravel() for key, v in samples.items() if np.ndim(v) == 2},  # per seed and width
         })
         atomic_write_text(out / f"{name}-table.csv", table.to_csv(index=False, float_format="%.10g"))
         atomic_write_text(out / f"{name}-samples.csv", long.to_csv(index=False, float_format="%.10g"))
