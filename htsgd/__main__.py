@@ -82,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
         help="train cells that differ only in seed, sigma, alpha, noise as batches of up to E networks",
     )
     sweep.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="run only the cells whose FIELD is one of these values, e.g. width=256 or seed=0,1,2 "
+        "(repeatable; results.csv then holds that part of the sweep; the cache serves the full sweep later)",
+    )
+    sweep.add_argument(
         "--recompute", action="store_true", help="ignore cached cells and run them again"
     )
     sweep.add_argument(
@@ -155,6 +163,26 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _only(specs: list[str]) -> dict[str, list[object]]:
+    """``["width=256", "seed=0,1"]`` as ``{"width": [256], "seed": [0, 1]}`` (numbers where they parse)."""
+    out: dict[str, list[object]] = {}
+    for spec in specs:
+        field, sep, values = spec.partition("=")
+        if not sep or not field or not values:
+            raise ValueError(f"--only takes FIELD=V1,V2,..., got {spec!r}")
+        out.setdefault(field.strip(), []).extend(_scalar(v.strip()) for v in values.split(","))
+    return out
+
+
+def _scalar(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _dry_run(config, cells, cache, batch) -> int:
     from .sweep import cell_hash
     from .sweep.runner import runner_of
@@ -185,6 +213,8 @@ def _sweep(args: argparse.Namespace) -> int:
         for spec in args.allow_runner:
             register_runner(spec)
         config = load_config(args.config)
+        if args.only:
+            config = config.subset(**_only(args.only))
         cells = config.cells(max_cells=args.max_cells)
     except (FileNotFoundError, ConfigError, TypeError, ValueError) as err:
         return _fail(err)

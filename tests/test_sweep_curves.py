@@ -167,3 +167,43 @@ def test_the_committed_laptop_mnist_controls_keep_their_hashes():
         control = by_hash[row.matched_to].replace(alpha=None, sigma=0.0, noise=_NOISE_FREE_TYPE,
                                                   stop_train_acc=None, max_iters=int(row.iterations))
         assert sweep.cell_hash(control) == row.hash
+
+
+def test_a_subset_keeps_the_cells_and_their_hashes_and_the_command_line_runs_it(tmp_path, capsys):
+    path = tmp_path / "two-grids.toml"
+    path.write_text(GRIDS)
+    cfg = sweep.load_config(path)
+    part = cfg.subset(noise=["per_weight"], seed=[1])
+    assert part.cells() == [c for c in cfg.cells() if c.noise == "per_weight" and c.seed == 1]
+    assert cfg.subset(alpha=["none"]).cells() == [c for c in cfg.cells() if c.alpha is None]
+    for bad, words in (({"widht": [1]}, "unknown key"), ({"seed": [7]}, "no cell"), ({"alpha": [3.0]}, "alpha")):
+        with pytest.raises(ConfigError, match=words):
+            cfg.subset(**bad)
+    from htsgd.__main__ import main
+
+    assert main(["sweep", str(path), "--only", "noise=per_weight", "--only", "seed=1", "--dry-run",
+                 "--cache", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"{len(part.cells())} cells")
+    assert main(["sweep", str(path), "--only", "seed", "--dry-run"]) == 2
+
+
+def test_the_packaged_digits_frontier_grid():
+    """The map of the issue on compressibility against accuracy: counted, not trained."""
+    cfg = sweep.load_config("digits-frontier")
+    cells = cfg.cells()
+    assert len(cells) == cfg.n_cells == 1640
+    by_width = {w: [c for c in cells if c.width == w] for w in (256, 1024)}
+    assert len(by_width[256]) == 980 and len(by_width[1024]) == 660
+    assert all(c.dataset == "mnist_digits" and c.max_iters == 3000 and c.stop_train_acc == 0.95 for c in cells)
+    assert all(c.prune_curve == tuple(round(0.05 * i, 2) for i in range(20)) for c in cells)
+    sigmas = {c.sigma for c in by_width[256] if c.noisy}
+    assert len(sigmas) >= 6 and max(sigmas) / min(sigmas) >= 100
+    points = {(c.width, c.noise, c.alpha, c.sigma) for c in cells if c.noisy}
+    assert {(n, a) for _, n, a, _ in points} >= {("per_neuron", a) for a in (2.0, 1.9, 1.75, 1.5)} | {
+        (n, a) for n in ("per_weight", "isotropic") for a in (2.0, 1.5)}
+    for point in points | {(w, None, None, None) for w in (256, 1024)}:
+        seeds = {c.seed for c in cells if (c.width, c.noise if c.noisy else None, c.alpha, c.sigma if c.noisy else None)
+                 == point}
+        assert seeds == set(range(20)), point
+    assert set(cfg.matched_steps) == {a for _, _, a, _ in points}
+    assert len(cfg.subset(width=[256]).cells()) == 980

@@ -579,6 +579,38 @@ class SweepConfig:
         # dict: the first of equal cells, in order (ExperimentConfig hashes by its canonical JSON)
         return list(dict.fromkeys(cell for grid in self.grids for cell in _product(self.base, grid)))
 
+    def subset(self, **axes: Sequence[Any]) -> SweepConfig:
+        """The same sweep with its cells restricted to the given values of some fields.
+
+        ``subset(width=[256], seed=range(5))`` keeps, in every grid, the values of each named
+        axis that are listed (a grid without that axis is kept when the base value is listed);
+        a grid left with no cell is dropped, and so are the matched-steps controls of alphas left
+        with no cell. The cells keep their hashes, so a subset computes
+        part of a sweep and the full sweep later finds those cells cached: a long sweep runs
+        and commits in blocks.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown field, a bad value, or a subset with no cell.
+        """
+        _reject_unknown(axes, ExperimentConfig.field_names(), "subset")
+        wanted = {key: {canonical_json(v) for v in _canonical_axis(self.base, key, list(values))}
+                  for key, values in axes.items()}
+        grids = []
+        for grid in self.grids:
+            if any(k not in grid and canonical_json(getattr(self.base, k)) not in w for k, w in wanted.items()):
+                continue
+            kept = {k: tuple(v for v in vals if k not in wanted or canonical_json(v) in wanted[k])
+                    for k, vals in grid.items()}
+            if all(kept.values()):
+                grids.append(kept)
+        if not grids:
+            raise ConfigError(f"[subset] no cell of {self.name!r} has {axes}")
+        alphas = [a for g in grids for a in g.get("alpha", (self.base.alpha,)) if a is not None]
+        matched = tuple(m for m in self.matched_steps if any(math.isclose(m, a) for a in alphas))
+        return dataclasses.replace(self, grid=grids[0] if len(grids) == 1 else grids, matched_steps=matched)
+
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout as a dict: ``sweep``, ``cell``, ``grid``, ``controls``."""
         return {
