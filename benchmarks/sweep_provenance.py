@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--sweep", default="laptop-mnist", help="the packaged sweep whose results these are")
     parser.add_argument("--results", default=None, help="default: results/<sweep>/results.csv")
     parser.add_argument("--batched", action="store_true", help="the cells were trained batched (--batch E)")
-    parser.add_argument("--time-log", required=True, help="the /usr/bin/time -v output of the sweep")
+    parser.add_argument("--time-log", required=True, action="append",
+                        help="the /usr/bin/time -v output of the sweep (repeatable: runs in blocks add up)")
     parser.add_argument("--started", required=True, help="UTC start time, ISO 8601")
     parser.add_argument("--load-start", default="", help="load averages at the start (1, 5, 15 min)")
     parser.add_argument("--workers", type=int, default=2)
@@ -107,7 +108,9 @@ def main() -> None:
     args = parser.parse_args()
     args.results = args.results or str(ROOT / "results" / args.sweep / "results.csv")
     frame = pd.read_csv(args.results)
-    timing = _time_log(Path(args.time_log))
+    runs = [{"time_log": Path(log).name, **_time_log(Path(log))} for log in args.time_log]
+    timing = {key: sum(r.get(key, float("nan")) for r in runs)
+              for key in ("user_seconds", "system_seconds", "wall_seconds")}
     frame["setting"] = _settings(frame)
     per_cell = frame.groupby(["width", "setting"])["seconds"].agg(["count", "median", "sum"]).round(2)
     commit = args.code_commit or subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
@@ -126,7 +129,7 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "cpu_seconds": round(cpu_seconds, 1),
         "cell_seconds_total": round(float(frame["seconds"].sum()), 1),
-        "wall_seconds": timing.get("wall_seconds"),
+        "wall_seconds": round(timing["wall_seconds"], 1),
         "idle_estimate_minutes": round(cpu_seconds / args.workers / 60, 1),
         "load_average_start": args.load_start,
         "load_average_end": " ".join(os.getloadavg().__repr__().strip("()").split(", ")),
@@ -138,6 +141,10 @@ def main() -> None:
         "note": args.note or "The machine was shared with other jobs; wall time overstates the cost, CPU seconds / "
                              "workers is the estimate for idle cores.",
     }
+    if len(runs) > 1:  # one /usr/bin/time log per block
+        provenance["runs"] = [{"time_log": r["time_log"], "wall_seconds": r.get("wall_seconds"),
+                               "cpu_seconds": round(r.get("user_seconds", float("nan")) + r.get("system_seconds", float("nan")), 1)}
+                              for r in runs]
     if args.load_log:
         loads = np.array([float(line.split()[1]) for line in Path(args.load_log).read_text().splitlines() if line.strip()])
         provenance["load_average_1min"] = {"min": float(loads.min()), "median": float(np.median(loads)),
