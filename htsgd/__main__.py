@@ -3,8 +3,9 @@
 Introduced in the chapter *Compressibility experiments* (``book/experiments.md``).
 
     python -m htsgd sweep CONFIG|--list [--results DIR] [--cache DIR] [--executor local|serial|dask]
-                                 [--scheduler ADDRESS] [--workers N] [--batch E] [--recompute] [--dry-run]
-                                 [--no-progress] [--allow-runner MODULE:FUNCTION]... [--max-cells N]
+                                 [--scheduler ADDRESS] [--workers N] [--batch E] [--only FIELD=V1,V2]...
+                                 [--recompute] [--dry-run] [--no-progress] [--allow-runner MODULE:FUNCTION]...
+                                 [--max-cells N]
     python -m htsgd info
 
 ``sweep`` runs every cell of a sweep that is not cached, then writes
@@ -12,6 +13,8 @@ Introduced in the chapter *Compressibility experiments* (``book/experiments.md``
 a TOML file or the name of a sweep that ships with the package
 (``book-teacher-student``, ``paper-mnist``, ...: ``python -m htsgd sweep --list``).
 Interrupt it at any moment and run it again: finished cells are not redone.
+``--only width=256 --only seed=0,1,2`` runs that part of the sweep (its cells keep their
+cache keys, so a long sweep runs, and commits its results, in blocks).
 A config names its runner from a registry (``htsgd.sweep.registry``), never a
 module to import: ``--allow-runner module:function`` registers one for this run.
 ``info`` prints the versions and the device.
