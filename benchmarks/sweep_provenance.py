@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 import htsgd
+from htsgd._io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,7 @@ def _time_log(path: Path) -> dict[str, float]:
     return out
 
 
-def _completeness(frame: pd.DataFrame, sweep: str, workers: int, batched: bool) -> dict:
+def _completeness(frame: pd.DataFrame, sweep: str, command: str, batched: bool) -> dict:
     """Which of the packaged config's grid cells the results hold: all of them, or some (per width, the seeds)."""
     config = htsgd.sweep.load_config(sweep)
     cells = config.cells()
@@ -72,8 +73,7 @@ def _completeness(frame: pd.DataFrame, sweep: str, workers: int, batched: bool) 
         for digest in held:
             done.setdefault(hashes[digest].width, set()).add(hashes[digest].seed)
         out["seeds_done_per_width"] = {str(w): sorted(s) for w, s in sorted(done.items())}
-        out["completes_with"] = (f"python -m htsgd sweep {sweep} --workers {workers} (the cell cache keeps the "
-                                 "cells already computed), then this script")
+        out["completes_with"] = (f"{command} (the cell cache keeps the cells already computed), then this script")
     return out
 
 
@@ -95,11 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default="laptop-mnist", help="the packaged sweep whose results these are")
     parser.add_argument("--results", default=None, help="default: results/<sweep>/results.csv")
-    parser.add_argument("--batched", action="store_true", help="the cells were trained batched (--batch E)")
+    parser.add_argument("--batch", type=int, default=None, metavar="E", help="the sweep's --batch (batched cells have their own keys)")
     parser.add_argument("--time-log", required=True, action="append",
                         help="the /usr/bin/time -v output of the sweep (repeatable: runs in blocks add up)")
     parser.add_argument("--started", required=True, help="UTC start time, ISO 8601")
     parser.add_argument("--load-start", default="", help="load averages at the start (1, 5, 15 min)")
+    parser.add_argument("--load-end", default=None, help="load averages at the end (default: now)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--command", default=None, help="the sweep command that ran (default: the full sweep's)")
     parser.add_argument("--code-commit", default=None, help="the commit whose code ran (default: HEAD)")
@@ -115,11 +116,12 @@ def main() -> None:
     per_cell = frame.groupby(["width", "setting"])["seconds"].agg(["count", "median", "sum"]).round(2)
     commit = args.code_commit or subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                                                 text=True).stdout.strip()
-    completeness = _completeness(frame, args.sweep, args.workers, args.batched)
+    full = f"python -m htsgd sweep {args.sweep} --workers {args.workers}" + (f" --batch {args.batch}" if args.batch else "")
+    completeness = _completeness(frame, args.sweep, full, args.batch is not None)
     cpu_seconds = timing.get("user_seconds", float("nan")) + timing.get("system_seconds", float("nan"))
     provenance = {
         "sweep": args.sweep,
-        "command": args.command or f"python -m htsgd sweep {args.sweep} --workers {args.workers}",
+        "command": args.command or full,
         "commit": commit,
         **completeness,
         "started": args.started,
@@ -132,7 +134,7 @@ def main() -> None:
         "wall_seconds": round(timing["wall_seconds"], 1),
         "idle_estimate_minutes": round(cpu_seconds / args.workers / 60, 1),
         "load_average_start": args.load_start,
-        "load_average_end": " ".join(os.getloadavg().__repr__().strip("()").split(", ")),
+        "load_average_end": args.load_end or " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
         "versions": {"python": platform.python_version(), "htsgd": htsgd.__version__, "torch": torch.__version__,
                      "numpy": np.__version__, "pandas": pd.__version__},
@@ -150,7 +152,7 @@ def main() -> None:
         provenance["load_average_1min"] = {"min": float(loads.min()), "median": float(np.median(loads)),
                                            "max": float(loads.max()), "samples": int(loads.size), "every_seconds": 60}
     out = Path(args.results).with_name("provenance.json")
-    out.write_text(json.dumps(provenance, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(provenance, indent=1) + "\n")  # a kill leaves the old file or the new
     print(f"wrote {out}")
 
 
