@@ -50,8 +50,8 @@ __all__ = [
 
 #: The largest number of grid cells a sweep may have unless the caller allows more
 #: (``cells(max_cells=...)``, ``run_sweep(max_cells=...)``, ``--max-cells``, or the
-#: environment variable ``HTSGD_MAX_CELLS``): about 80 times the largest packaged
-#: sweep (``laptop-mnist``, 800 grid cells), and small enough that the list of cells
+#: environment variable ``HTSGD_MAX_CELLS``): about 57 times the largest packaged
+#: sweep (``digits-frontier``, 1760 grid cells), and small enough that the list of cells
 #: fits in memory at once (a 1e9-cell grid is a typo, not a plan).
 MAX_CELLS = 100_000
 
