@@ -522,7 +522,7 @@ class SweepConfig:
 
     name: str
     base: ExperimentConfig = dataclasses.field(default_factory=ExperimentConfig)
-    grid: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    grid: Mapping[str, tuple[Any, ...]] | tuple[Mapping[str, tuple[Any, ...]], ...] = dataclasses.field(default_factory=dict)
     matched_steps: tuple[float, ...] = ()
     description: str = ""
     runner: str = DEFAULT_RUNNER
