@@ -3,8 +3,9 @@
 Introduced in the chapter *Compressibility experiments* (``book/experiments.md``).
 
     python -m htsgd sweep CONFIG|--list [--results DIR] [--cache DIR] [--executor local|serial|dask]
-                                 [--scheduler ADDRESS] [--workers N] [--batch E] [--recompute] [--dry-run]
-                                 [--no-progress] [--allow-runner MODULE:FUNCTION]... [--max-cells N]
+                                 [--scheduler ADDRESS] [--workers N] [--batch E] [--only FIELD=V1,V2]...
+                                 [--recompute] [--dry-run] [--no-progress] [--allow-runner MODULE:FUNCTION]...
+                                 [--max-cells N]
     python -m htsgd info
 
 ``sweep`` runs every cell of a sweep that is not cached, then writes
@@ -12,6 +13,8 @@ Introduced in the chapter *Compressibility experiments* (``book/experiments.md``
 a TOML file or the name of a sweep that ships with the package
 (``book-teacher-student``, ``paper-mnist``, ...: ``python -m htsgd sweep --list``).
 Interrupt it at any moment and run it again: finished cells are not redone.
+``--only width=256 --only seed=0,1,2`` runs that part of the sweep (its cells keep their
+cache keys, so a long sweep runs, and commits its results, in blocks).
 A config names its runner from a registry (``htsgd.sweep.registry``), never a
 module to import: ``--allow-runner module:function`` registers one for this run.
 ``info`` prints the versions and the device.
@@ -80,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="E",
         help="train cells that differ only in seed, sigma, alpha, noise as batches of up to E networks",
+    )
+    sweep.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="run only the cells whose FIELD is one of these values, e.g. width=256 or seed=0,1,2 "
+        "(repeatable; results.csv then holds that part of the sweep; the cache serves the full sweep later)",
     )
     sweep.add_argument(
         "--recompute", action="store_true", help="ignore cached cells and run them again"
@@ -155,6 +166,26 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _only(specs: list[str]) -> dict[str, list[object]]:
+    """``["width=256", "seed=0,1"]`` as ``{"width": [256], "seed": [0, 1]}`` (numbers where they parse)."""
+    out: dict[str, list[object]] = {}
+    for spec in specs:
+        field, sep, values = spec.partition("=")
+        if not sep or not field or not values:
+            raise ValueError(f"--only takes FIELD=V1,V2,..., got {spec!r}")
+        out.setdefault(field.strip(), []).extend(_scalar(v.strip()) for v in values.split(","))
+    return out
+
+
+def _scalar(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _dry_run(config, cells, cache, batch) -> int:
     from .sweep import cell_hash
     from .sweep.runner import runner_of
@@ -185,6 +216,8 @@ def _sweep(args: argparse.Namespace) -> int:
         for spec in args.allow_runner:
             register_runner(spec)
         config = load_config(args.config)
+        if args.only:
+            config = config.subset(**_only(args.only))
         cells = config.cells(max_cells=args.max_cells)
     except (FileNotFoundError, ConfigError, TypeError, ValueError) as err:
         return _fail(err)

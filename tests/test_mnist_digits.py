@@ -444,8 +444,38 @@ def test_a_committed_laptop_mnist_cell_recomputes(genuine, monkeypatch):
     assert metrics["stopped_by"] == row.stopped_by
     assert abs(metrics["iterations"] - row.iterations) <= cell.eval_every
     mce = metrics["prune"]["mce0.1"]
-    for name, value in (("test_acc", metrics["test_acc"]), ("train_acc", metrics["train_acc"]),
-                        ("prune/mce0.1/neuron_fraction", mce["neuron_fraction"]),
-                        ("prune/mce0.1/test_acc", mce["test_acc"])):
+    _within_seed_spread(group, row, {"test_acc": metrics["test_acc"], "train_acc": metrics["train_acc"],
+                                     "prune/mce0.1/neuron_fraction": mce["neuron_fraction"],
+                                     "prune/mce0.1/test_acc": mce["test_acc"]})
+
+
+def _within_seed_spread(group, row, values):
+    """Each recomputed value within five standard deviations, over the committed seeds, of the committed one."""
+    for name, value in values.items():
         spread = 5 * float(group[name].std())
         assert abs(value - row[name]) <= spread, f"{name}: {value} against the committed {row[name]} (+-{spread:.4f})"
+
+
+@pytest.mark.slow
+def test_a_committed_digits_frontier_cell_and_its_pruning_curve_recompute(genuine, monkeypatch):
+    """As above for results/digits-frontier (width 256, no noise, seed 0), trained batched as it was committed:
+    the stopping rule, and the accuracy, the pruning curve at half the neurons and the fraction prunable at one
+    point, each within five standard deviations over the committed seeds."""
+    import pandas as pd
+
+    from conftest import ROOT
+
+    frame = pd.read_csv(ROOT / "results" / "digits-frontier" / "results.csv")
+    config = hs.sweep.load_config("digits-frontier")
+    cell = next(c for c in config.cells() if c.width == 256 and not c.noisy and c.seed == 0)
+    row = frame.set_index("hash").loc[hs.sweep.cell_hash(cell, hs.sweep.runner.BATCHED_RUNNER)]
+    group = frame[(frame.role == "grid") & (frame.width == 256) & frame.alpha.isna()]
+    assert len(group) >= 5, "a spread over seeds needs a few seeds"
+    monkeypatch.setenv("HTSGD_DATA", str(genuine))
+    (metrics,) = hs.sweep.run_cells([{**cell.to_dict(), "device": "cpu"}])
+    assert metrics["stopped_by"] == row.stopped_by
+    assert abs(metrics["iterations"] - row.iterations) <= cell.eval_every
+    _within_seed_spread(group, row, {"test_acc": metrics["test_acc"],
+                                     "pruning_curve/norm/0.5": metrics["pruning_curve"]["norm"]["0.5"],
+                                     "pruning_curve/random/0.5": metrics["pruning_curve"]["random"]["0.5"],
+                                     "prunable_at/norm/0.01": metrics["prunable_at"]["norm"]["0.01"]})

@@ -146,6 +146,38 @@ def _prune_all(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
     return prune
 
 
+#: The accuracy drops at which a cell with a ``prune_curve`` records :func:`htsgd.compress.prunable_at`.
+PRUNABLE_DROPS = (0.005, 0.01, 0.02)
+#: The pruning rules of a cell's curve: the paper's smallest norm first, and its random control.
+CURVE_RULES = ("norm", "random")
+
+
+def _pruning_curve(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
+    """The test-accuracy pruning curve of ``cfg.prune_curve`` and what it allows to prune, per rule.
+
+    ``pruning_curve`` per fraction ``p`` (keys ``f"{p:g}"``) and ``prunable_at`` per drop: flat
+    columns such as ``pruning_curve/norm/0.5`` and ``prunable_at/random/0.01`` in ``results.csv``.
+    The random draws start from the seed of the random-pruning control, so draw 0 prunes what
+    ``prune_neurons(order="random")`` would; the ``random`` curve is the mean of the default
+    number of draws (:func:`htsgd.compress.pruning_curve`).
+    """
+    from .. import compress
+
+    curve = compress.pruning_curve(
+        model, data.x_test, data.y_test, fractions=cfg.prune_curve, rules=CURVE_RULES,
+        generator=_sub_seed(cfg.seed, _PRUNING),
+    )
+    return {
+        "pruning_curve": {
+            rule: {f"{p:g}": float(a) for p, a in zip(curve.fractions, curve.accuracy[rule], strict=True)}
+            for rule in CURVE_RULES
+        },
+        "prunable_at": {
+            rule: {f"{d:g}": float(curve.prunable_at(d, rule)) for d in PRUNABLE_DROPS} for rule in CURVE_RULES
+        },
+    }
+
+
 def _neuron_norms_and_tail(cfg: ExperimentConfig, model: Any) -> dict[str, Any]:
     """The neuron norms of every hidden layer, and Hill's estimate of their tail index."""
     import torch
@@ -194,7 +226,9 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
         ``test_acc``; ``prune`` (one entry per criterion, e.g. ``"mce0.1"`` or
         ``"frac0.5"``, each with ``pruned_fraction``, ``neuron_fraction``, losses
         and accuracies, and ``random`` for the random control; empty when training
-        diverged); ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
+        diverged); with a ``prune_curve``, ``pruning_curve`` (test accuracy per rule
+        ``"norm"``, ``"random"`` and fraction) and ``prunable_at`` (per rule and drop in
+        :data:`PRUNABLE_DROPS`), both absent when training diverged; ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
         layer); ``history``.
 
     Notes
@@ -220,6 +254,8 @@ def _measure_cell(cfg: ExperimentConfig, model: Any, data: Any, result: Any, dev
     }
     diverged = metrics["diverged_at"] is not None
     metrics["prune"] = {} if diverged else _prune_all(cfg, model, data)
+    if cfg.prune_curve and not diverged:
+        metrics.update(_pruning_curve(cfg, model, data))
     metrics.update(_neuron_norms_and_tail(cfg, model))
     metrics["history"] = jsonable(result.history.to_dict())
     return metrics

@@ -21,7 +21,7 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ __all__ = [
 
 #: The largest number of grid cells a sweep may have unless the caller allows more
 #: (``cells(max_cells=...)``, ``run_sweep(max_cells=...)``, ``--max-cells``, or the
-#: environment variable ``HTSGD_MAX_CELLS``): about 80 times the largest packaged
-#: sweep (``laptop-mnist``, 800 grid cells), and small enough that the list of cells
+#: environment variable ``HTSGD_MAX_CELLS``): about 57 times the largest packaged
+#: sweep (``digits-frontier``, 1760 grid cells), and small enough that the list of cells
 #: fits in memory at once (a 1e9-cell grid is a typo, not a plan).
 MAX_CELLS = 100_000
 
@@ -170,6 +170,13 @@ class ExperimentConfig:
         Fixed fractions of smallest-norm neurons to remove (controls); sorted.
     random_prune : bool
         Also prune the same fractions at random (the control for every criterion).
+    prune_curve : tuple of float
+        The grid of a pruning curve (:func:`htsgd.compress.pruning_curve`): distinct
+        fractions in [0, 1) including 0, e.g. 0, 0.05, ..., 0.95 (stored sorted). When set, the cell
+        records test accuracy after smallest-norm and after random pruning of each
+        fraction, and :func:`htsgd.compress.prunable_at` of both at drops 0.005, 0.01 and
+        0.02. Empty (the default) records no curve, and is left out of :meth:`to_dict`,
+        so every cell without a curve keeps its hash.
     tail_fraction : float
         Hill's estimator of the neuron-norm tail index uses the top
         ``tail_fraction`` of the norms.
@@ -202,6 +209,7 @@ class ExperimentConfig:
     prune_mce: tuple[float, ...] = (0.1,)
     prune_fractions: tuple[float, ...] = ()
     random_prune: bool = True
+    prune_curve: tuple[float, ...] = ()
     tail_fraction: float = 0.1
     device: str = "cpu"
 
@@ -272,6 +280,7 @@ class ExperimentConfig:
             ),
         )
         check_bool("random_prune", self.random_prune)
+        set_(self, "prune_curve", _curve_grid(self.prune_curve))
         set_(
             self,
             "tail_fraction",
@@ -289,10 +298,16 @@ class ExperimentConfig:
         return self.alpha is not None and self.sigma > 0
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain, JSON-ready dict (tuples as lists); ``from_dict`` inverts it."""
+        """A plain, JSON-ready dict (tuples as lists); ``from_dict`` inverts it.
+
+        Fields added after cells were cached (``_NEW_FIELDS``) are left out while they hold
+        their default, so the canonical JSON, and with it the hash, of every older cell stays.
+        """
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _NEW_FIELDS and value == f.default:
+                continue
             if isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Mapping):
@@ -326,6 +341,20 @@ class ExperimentConfig:
         """A short human-readable summary, e.g. ``teacher_student w=1024 alpha=1.75 seed=0``."""
         noise = "no noise" if not self.noisy else f"alpha={self.alpha:g} sigma={self.sigma:g}"
         return f"{self.dataset} {self.model} w={self.width} {noise} seed={self.seed}"
+
+
+#: Fields added after sweeps were cached: :meth:`ExperimentConfig.to_dict` omits them at their default.
+_NEW_FIELDS = frozenset({"prune_curve"})
+
+
+def _curve_grid(values: Any) -> tuple[float, ...]:
+    """``prune_curve`` checked and sorted: empty, or distinct fractions in [0, 1) that include 0."""
+    grid = _float_tuple("prune_curve", values, low=0.0, high=1.0, high_open=True, sort=True)
+    if grid and grid[0] != 0.0:
+        raise ValueError(
+            f"prune_curve must start at 0 (the unpruned network, the curve's reference), got {list(grid)}"
+        )
+    return grid
 
 
 def _reject_unknown(data: Mapping[str, Any], allowed: Sequence[str], table: str) -> None:
@@ -388,6 +417,27 @@ def _canonical_grid(base: ExperimentConfig, grid: Any) -> dict[str, tuple[Any, .
     return {key: _canonical_axis(base, key, grid[key]) for key in fields if key in grid}
 
 
+def _canonical_grids(base: ExperimentConfig, grid: Any) -> Any:
+    """One table of axes, or (``[[grid]]``) a non-empty list of them, each canonical."""
+    if isinstance(grid, Mapping):
+        return _canonical_grid(base, grid)
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence) or not grid:
+        raise ConfigError(f"[grid] must be a table of axes or a non-empty list of them, got {grid!r}")
+    out = []
+    for i, table in enumerate(grid):
+        try:
+            out.append(_canonical_grid(base, table))
+        except ConfigError as err:
+            raise ConfigError(f"[[grid]] number {i + 1}: {err}") from err
+    return tuple(out)
+
+
+def _product(base: ExperimentConfig, grid: Mapping[str, tuple[Any, ...]]) -> Iterator[ExperimentConfig]:
+    keys = list(grid)
+    for combo in itertools.product(*grid.values()):
+        yield base.replace(**dict(zip(keys, combo, strict=True)))
+
+
 def _check_matched_alphas(matched: tuple[float, ...], alphas: Sequence[Any]) -> None:
     # A control for an alpha no cell trains with would silently add nothing.
     noisy = [a for a in alphas if a is not None]
@@ -443,10 +493,13 @@ class SweepConfig:
         Used for the default results folder ``results/<name>``.
     base : ExperimentConfig
         The settings shared by every cell.
-    grid : mapping of field name to sequence of values
+    grid : mapping of field name to sequence of values, or a sequence of such mappings
         The axes; cells are the cartesian product, in the order of
         :class:`ExperimentConfig`'s fields (so the order of keys in a file does
-        not matter) and of the values as given.
+        not matter) and of the values as given. Several grids (TOML ``[[grid]]``,
+        :attr:`grids`): the cells of each in turn, a cell that an earlier grid
+        already holds counted once (the noise-free cells once, not once per noise
+        level, say).
     matched_steps : tuple of float
         For every noisy grid cell whose ``alpha`` is listed here, add a noise-free
         control cell trained for exactly as many iterations as that noisy cell
@@ -469,7 +522,7 @@ class SweepConfig:
 
     name: str
     base: ExperimentConfig = dataclasses.field(default_factory=ExperimentConfig)
-    grid: Mapping[str, tuple[Any, ...]] = dataclasses.field(default_factory=dict)
+    grid: Mapping[str, tuple[Any, ...]] | tuple[Mapping[str, tuple[Any, ...]], ...] = dataclasses.field(default_factory=dict)
     matched_steps: tuple[float, ...] = ()
     description: str = ""
     runner: str = DEFAULT_RUNNER
@@ -478,7 +531,7 @@ class SweepConfig:
         _check_sweep_name(self.name)
         if not isinstance(self.base, ExperimentConfig):
             raise TypeError(f"base must be an ExperimentConfig, got {type(self.base).__name__}")
-        object.__setattr__(self, "grid", _canonical_grid(self.base, self.grid))
+        object.__setattr__(self, "grid", _canonical_grids(self.base, self.grid))
         try:
             matched = _float_tuple(
                 "matched_steps", self.matched_steps, low=0.0, high=2.0, high_open=False
@@ -486,21 +539,28 @@ class SweepConfig:
         except (TypeError, ValueError) as err:
             raise ConfigError(f"[controls] {err}") from err
         object.__setattr__(self, "matched_steps", matched)
-        _check_matched_alphas(matched, self.grid.get("alpha", (self.base.alpha,)))
+        _check_matched_alphas(matched, [a for g in self.grids for a in g.get("alpha", (self.base.alpha,))])
         if not isinstance(self.description, str):
             raise ConfigError(f"[sweep] description must be a string, got {self.description!r}")
         if not is_registered(self.runner):
             raise ConfigError(f"[sweep] {unknown_runner_message(self.runner)}")
         if self.runner == DEFAULT_RUNNER:  # run_cell hands dataset_options to the loader
-            _check_dataset_options(self.base, self.grid)
+            for grid in self.grids:
+                _check_dataset_options(self.base, grid)
 
     def __hash__(self) -> int:
         return hash(canonical_json(self.to_dict()))
 
     @property
+    def grids(self) -> tuple[Mapping[str, tuple[Any, ...]], ...]:
+        """The tables of axes: one, or those of a ``[[grid]]`` list."""
+        return (self.grid,) if isinstance(self.grid, Mapping) else tuple(self.grid)
+
+    @property
     def n_cells(self) -> int:
-        """How many grid cells :meth:`cells` gives (counted, not built)."""
-        return math.prod(len(values) for values in self.grid.values())
+        """How many grid cells the grids' products hold (counted, not built): an upper bound of
+        ``len(cells())`` with several grids, which may share cells."""
+        return sum(math.prod(len(values) for values in grid.values()) for grid in self.grids)
 
     def cells(self, *, max_cells: int | None = None) -> list[ExperimentConfig]:
         """The grid's cells (cartesian product), without the controls.
@@ -510,26 +570,53 @@ class SweepConfig:
         """
         limit = cell_limit(max_cells)
         if self.n_cells > limit:
+            shape = " + ".join(" x ".join(str(len(v)) for v in g.values()) for g in self.grids)
             raise ConfigError(
-                f"[grid] {self.n_cells:,} cells ({' x '.join(str(len(v)) for v in self.grid.values())}) "
+                f"[grid] {self.n_cells:,} cells ({shape}) "
                 f"is more than the limit of {limit:,}; raise it with --max-cells, max_cells= "
                 "or HTSGD_MAX_CELLS if you mean it"
             )
-        keys = list(self.grid)
-        return [
-            self.base.replace(**dict(zip(keys, combo, strict=True)))
-            for combo in itertools.product(*self.grid.values())
-        ]
+        # dict: the first of equal cells, in order (ExperimentConfig hashes by its canonical JSON)
+        return list(dict.fromkeys(cell for grid in self.grids for cell in _product(self.base, grid)))
+
+    def subset(self, **axes: Sequence[Any]) -> SweepConfig:
+        """The same sweep with its cells restricted to the given values of some fields.
+
+        ``subset(width=[256], seed=range(5))`` keeps, in every grid, the values of each named
+        axis that are listed (a grid without that axis is kept when the base value is listed);
+        a grid left with no cell is dropped, and so are the matched-steps controls of alphas left
+        with no cell. The cells keep their hashes, so a subset computes
+        part of a sweep and the full sweep later finds those cells cached: a long sweep runs
+        and commits in blocks.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown field, a bad value, or a subset with no cell.
+        """
+        _reject_unknown(axes, ExperimentConfig.field_names(), "subset")
+        wanted = {key: {canonical_json(v) for v in _canonical_axis(self.base, key, list(values))}
+                  for key, values in axes.items()}
+        grids = []
+        for grid in self.grids:
+            if any(k not in grid and canonical_json(getattr(self.base, k)) not in w for k, w in wanted.items()):
+                continue
+            kept = {k: tuple(v for v in vals if k not in wanted or canonical_json(v) in wanted[k])
+                    for k, vals in grid.items()}
+            if all(kept.values()):
+                grids.append(kept)
+        if not grids:
+            raise ConfigError(f"[subset] no cell of {self.name!r} has {axes}")
+        alphas = [a for g in grids for a in g.get("alpha", (self.base.alpha,)) if a is not None]
+        matched = tuple(m for m in self.matched_steps if any(math.isclose(m, a) for a in alphas))
+        return dataclasses.replace(self, grid=grids[0] if len(grids) == 1 else grids, matched_steps=matched)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML layout as a dict: ``sweep``, ``cell``, ``grid``, ``controls``."""
         return {
             "sweep": {"name": self.name, "description": self.description, "runner": self.runner},
             "cell": self.base.to_dict(),
-            "grid": {
-                k: [list(v) if isinstance(v, tuple) else v for v in vals]
-                for k, vals in self.grid.items()
-            },
+            "grid": _grid_dict(self.grid) if isinstance(self.grid, Mapping) else [_grid_dict(g) for g in self.grid],
             "controls": {"matched_steps": list(self.matched_steps)},
         }
 
@@ -541,6 +628,8 @@ class SweepConfig:
                 raise ConfigError(f"a sweep must be a table, got {type(data).__name__}")
             _reject_unknown(data, ("sweep", "cell", "grid", "controls"), "top level")
             for table in ("sweep", "cell", "grid", "controls"):
+                if table == "grid" and isinstance(data.get(table), list):  # [[grid]]: checked per table
+                    continue
                 if not isinstance(data.get(table, {}), Mapping):
                     value = data[table]
                     raise ConfigError(
@@ -563,6 +652,10 @@ class SweepConfig:
             )
         except ConfigError as err:
             raise ConfigError(f"{source}: {err}") from err
+
+
+def _grid_dict(grid: Mapping[str, tuple[Any, ...]]) -> dict[str, list[Any]]:
+    return {k: [list(v) if isinstance(v, tuple) else v for v in vals] for k, vals in grid.items()}
 
 
 def config_names() -> tuple[str, ...]:
@@ -620,7 +713,7 @@ def load_config(config: str | os.PathLike[str]) -> SweepConfig:
     the working folder wins. The file has the tables ``[sweep]`` (``name``,
     ``description``, ``runner``), ``[cell]`` (the fields of :class:`ExperimentConfig`,
     with a sub-table ``[cell.dataset_options]``), ``[grid]`` (lists of distinct values
-    per field) and ``[controls]`` (``matched_steps``). The string ``"none"`` stands
+    per field; or several ``[[grid]]`` tables, whose cells add up) and ``[controls]`` (``matched_steps``). The string ``"none"`` stands
     for ``None`` (``alpha = "none"``: no noise).
 
     >>> sweep = load_config("book-teacher-student")

@@ -9,7 +9,9 @@ Every metric is declared once in :data:`METRICS` (name, type, range, whether it
 may be missing as ``null``); :func:`declare_metric` adds one for a new runner. A
 declared name is checked wherever it appears in the metrics (top level, inside
 ``prune`` entries, their ``random`` controls, the ``history`` columns), as a
-scalar or as a list (of lists) of scalars. Undeclared metrics only have to be
+scalar or as a list (of lists) of scalars; a declared name that holds a table
+(``pruning_curve``, ``prunable_at``) declares every number under it, except under
+keys declared themselves. Undeclared metrics only have to be
 finite. An upper bound may name a field of the cell's config (``iterations`` is
 at most ``max_iters``).
 """
@@ -81,6 +83,9 @@ METRICS: dict[str, Metric] = {
     "tail_hill": Metric("real", 0.0, nullable=True),
     "neuron_norms": Metric("real", 0.0),
     "iteration": Metric("int", 0),
+    # A mapping declared as one metric: every number under it (per rule, per fraction or drop).
+    "pruning_curve": Metric("real", 0.0, 1.0),
+    "prunable_at": Metric("real", 0.0, 1.0),
 }
 
 
@@ -102,7 +107,8 @@ def _finite_problem(path: str, value: Any) -> str | None:
 def _walk(path: str, value: Any, spec: Metric | None, config: Mapping[str, Any]) -> str | None:
     if isinstance(value, Mapping):
         for key, item in value.items():
-            problem = _walk(f"{path}.{key}", item, METRICS.get(str(key)), config)
+            # an undeclared key inherits its table's metric (pruning_curve.norm.0.5 is an accuracy)
+            problem = _walk(f"{path}.{key}", item, METRICS.get(str(key), spec), config)
             if problem:
                 return problem
         return None

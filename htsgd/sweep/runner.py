@@ -31,6 +31,9 @@ from .executors import Workers, _init_worker, check_scheduler, open_executor
 from .registry import DEFAULT_RUNNER, Runner, get_runner
 from .tables import flatten_result
 
+#: The noise type of every matched-steps control: :class:`ExperimentConfig`'s default.
+_NOISE_FREE_TYPE = ExperimentConfig.noise
+
 __all__ = ["run_sweep", "write_results", "read_results", "BATCHED_RUNNER"]
 
 #: The runner part of the cache key of a cell trained in a batch (``run_sweep(batch=E)``):
@@ -268,7 +271,10 @@ class _Run:
                         f"{self.records[digest]['metrics'].get('iterations')!r} "
                         f"(runner {self.config.runner!r})"
                     )
-                control = cell.replace(alpha=None, sigma=0.0, stop_train_acc=None, max_iters=iters)
+                # A noise-free cell's noise type means nothing: controls of every noise type share one
+                # cell (the default type, which every control cached before had) per seed and count.
+                control = cell.replace(alpha=None, sigma=0.0, noise=_NOISE_FREE_TYPE, stop_train_acc=None,
+                                       max_iters=iters)
                 out.append((control, digest))
         return out
 

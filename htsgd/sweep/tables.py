@@ -29,7 +29,7 @@ def flatten_result(record: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in value.items():
                 walk(f"{prefix}/{k}" if prefix else str(k), v)
         elif isinstance(value, (list, tuple)):
-            if prefix in ("prune_mce", "prune_fractions"):
+            if prefix in ("prune_mce", "prune_fractions", "prune_curve"):
                 row[prefix] = " ".join(f"{v:g}" for v in value)
         else:
             row[prefix] = value
