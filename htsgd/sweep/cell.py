@@ -228,7 +228,7 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
         and accuracies, and ``random`` for the random control; empty when training
         diverged); with a ``prune_curve``, ``pruning_curve`` (test accuracy per rule
         ``"norm"``, ``"random"`` and fraction) and ``prunable_at`` (per rule and drop in
-        :data:`PRUNABLE_DROPS`), both absent when training diverged; ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
+        ``PRUNABLE_DROPS``), both absent when training diverged; ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
         layer); ``history``.
 
     Notes
