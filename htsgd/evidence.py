@@ -46,6 +46,7 @@ __all__ = [
     "SLOPE_STATISTICS",
     "SlopeInterval",
     "slope_interval",
+    "locate_interval",
     "accuracy_drop",
     "paired",
     "paired_interval",
@@ -229,6 +230,50 @@ class SlopeInterval:
 
     def __str__(self) -> str:
         return f"{self.estimate:.2f} ({self.level * 100:g}% interval {self.low:.2f} to {self.high:.2f})"
+
+
+def locate_interval(low: float, high: float, references: Sequence[float]) -> tuple[tuple[float, ...], int | None]:
+    """Where the interval ``[low, high]`` lies against some reference values (predicted exponents, say).
+
+    Parameters
+    ----------
+    low, high : float
+        The interval's ends, finite, ``low <= high``.
+    references : sequence of float
+        Distinct finite reference values, at least one.
+
+    Returns
+    -------
+    contained : tuple of float
+        The references inside the closed interval, in increasing order.
+    below : int or None
+        When no reference is inside, how many lie below the interval (0: the interval lies below
+        them all; ``len(references)``: above them all); None when some reference is inside.
+
+    Raises
+    ------
+    ValueError
+        If an end is not finite, ``low > high``, or ``references`` is empty, not finite or repeats a value.
+
+    Examples
+    --------
+    >>> locate_interval(-0.48, -0.34, [-0.5, -1 / 3])
+    ((), 1)
+    >>> locate_interval(-0.35, -0.28, [-0.5, -1 / 3])
+    ((-0.3333333333333333,), None)
+
+    Notes
+    -----
+    Introduced in the chapter *Propagation of chaos*, which reads its slopes' intervals against
+    the bulk exponent -1/2 and the stable one 1/alpha - 1.
+    """
+    low = check_real("low", low, finite=True)
+    high = check_real("high", high, low=low, finite=True)
+    refs = sorted(check_real("references", r, finite=True) for r in references)
+    if not refs or len(set(refs)) != len(refs):
+        raise ValueError(f"references must hold at least one value and no repeats, got {list(references)!r}")
+    contained = tuple(r for r in refs if low <= r <= high)
+    return contained, (None if contained else sum(r < low for r in refs))
 
 
 def _slope_statistic(statistic: Any) -> tuple[Any, str]:

@@ -523,3 +523,22 @@ def test_the_frontier_family_of_issue_22():
     assert np.array([f.p_holm for f in found]) == pytest.approx(ev.holm(raw))
     versus_none = found["w256-d2-no-noise"]  # alpha 1.5 at -1 point against the noise-free 0.1
     assert versus_none.estimate == pytest.approx(0.2 + 2 * 0.01, abs=0.01)
+
+
+@pytest.mark.parametrize("low,high,expected", [
+    (-0.6, -0.55, ((), 0)),                 # below both
+    (-0.48, -0.34, ((), 1)),                # between
+    (-0.30, -0.20, ((), 2)),                # above both
+    (-0.5, -0.40, ((-0.5,), None)),         # a closed interval contains its end
+    (-0.35, -0.28, ((-1 / 3,), None)),
+    (-0.65, -0.26, ((-0.5, -1 / 3), None)),
+])
+def test_locate_interval_by_hand(low, high, expected):
+    assert ev.locate_interval(low, high, [-1 / 3, -0.5]) == expected  # references in any order
+
+
+@pytest.mark.parametrize("low,high,refs", [(0.2, 0.1, [0.0]), (float("nan"), 1.0, [0.0]), (0.0, 1.0, []),
+                                           (0.0, 1.0, [0.5, 0.5]), (0.0, 1.0, [float("inf")])])
+def test_locate_interval_refuses_bad_input(low, high, refs):
+    with pytest.raises(ValueError):
+        ev.locate_interval(low, high, refs)
