@@ -25,6 +25,7 @@ _SUBMODULES = (
     "chaos",
     "sweep",
     "evidence",
+    "frontier",
     "sde",
     "plotting",
     "widgets",

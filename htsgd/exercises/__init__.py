@@ -44,7 +44,7 @@ from numbers import Real
 from types import ModuleType
 from typing import Any
 
-from . import _chaos, _compressibility, _experiments, _meanfield, _sde, _sgd, _stable
+from . import _chaos, _compressibility, _experiments, _frontier, _meanfield, _sde, _sgd, _stable
 from ._reference import Reference
 
 __all__ = [
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: The chapters' reference modules, in the book's order (the order of ``labels()``).
-_CHAPTERS: tuple[ModuleType, ...] = (_stable, _sgd, _compressibility, _experiments, _sde, _meanfield, _chaos)
+_CHAPTERS: tuple[ModuleType, ...] = (_stable, _sgd, _compressibility, _experiments, _frontier, _sde, _meanfield, _chaos)
 
 
 def _guarded(compute: Any) -> Any:

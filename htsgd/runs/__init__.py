@@ -4,4 +4,8 @@
 chaos* (``scripts/chaos_widths.py`` regenerates them; provenance in each folder). They ship with the
 package so that the chapter reads them on Colab and Binder too; :func:`htsgd.chaos.load_width_runs`
 finds them by name.
+
+``digits-frontier*/``: the committed results of the compressibility-accuracy map and its companion
+sweeps (``results/<sweep>/results.csv``, gzipped, with provenance), which the chapter *Compressibility
+against accuracy* reads through :func:`htsgd.frontier.load`; ``scripts/ship_runs.py`` copies them here.
 """

@@ -1,0 +1,397 @@
+"""Compressibility against accuracy on the real digits: the map's tables, its claims and its verdict.
+
+Introduced in the chapter *Compressibility against accuracy* (``book/frontier.md``); the preface
+and the README state the same verdict (:func:`headline`).
+
+The packaged sweep ``digits-frontier`` trains one-hidden-layer networks on
+:func:`htsgd.data.mnist_digits` with no noise and with alpha-stable noise of the paper's three
+types over a grid of noise levels sigma, 20 seeds each, and records for every network its
+unpruned test accuracy, the fraction the authors' mce-0.1 rule prunes (the paper's
+compressibility) and ``prunable_at``: the largest fraction of neurons, smallest norms first,
+whose removal costs at most one point of test accuracy (the paper's "robust test performance
+under pruning", read off the pruning curve).
+
+Two networks trained with different noise levels differ in accuracy as well as in
+compressibility, so the claims compare noise settings *at matched accuracy*
+(:class:`htsgd.evidence.AtAccuracy`): per seed, the metric is interpolated along sigma where
+the test accuracy falls to the noise-free network's minus 0.5, 1 or 2 points, and compared,
+paired by seed, with Gaussian noise of the same type (alpha = 2, read the same way) and with no
+noise (the noise-free network itself). Each paper claim is one Holm family over every
+(width, noise type, alpha, accuracy level, comparator) the results hold.
+
+Results are read from ``results/<sweep>/results.csv`` when the working folder is in a clone
+(the freshest: a reader who reran the sweep sees their own), else from the copy shipped with
+the package (``htsgd/runs/<sweep>``, written by ``scripts/ship_runs.py``), so the chapter
+reads the same numbers on Colab and Binder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import noise as _noise
+from ._checks import check_choice
+from .evidence import AtAccuracy, Claim
+from .sweep.tables import find_results, select
+
+__all__ = [
+    "SWEEPS", "DROPS", "MCE", "PRUNABLE", "QUANTITIES", "COMPARATORS",
+    "load", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure",
+]
+
+#: The packaged sweeps the chapter reads: the map, the explanation runs, the deeper and convolutional networks.
+SWEEPS = ("digits-frontier", "digits-frontier-why", "digits-frontier-deep")
+#: The accuracy levels of the matched comparisons: the noise-free network's test accuracy minus these.
+DROPS = (0.005, 0.01, 0.02)
+#: The paper's compressibility: the fraction of neurons the mce-0.1 rule prunes.
+MCE = "prune/mce0.1/pruned_fraction"
+#: Robustness under pruning: the largest fraction prunable (smallest norms first) at a cost of one point.
+PRUNABLE = "prunable_at/norm/0.01"
+#: The two paper claims: the quantity each compares, and the words for it.
+QUANTITIES = {"compressible": (MCE, "prunes more by the mce-0.1 rule"),
+              "robust": (PRUNABLE, "can lose more neurons at a cost of one point")}
+#: What the heavy tails are compared with: Gaussian noise of the same type (alpha = 2) and no noise.
+COMPARATORS = ("gaussian", "none")
+
+
+def _packaged(name: str) -> Path:
+    return Path(str(resources.files("htsgd.runs") / name))
+
+
+def load(name: str = "digits-frontier", start: Any = None) -> tuple[Any, dict]:
+    """The results table of a packaged sweep and its provenance, or ``(None, {})`` where there are none.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`SWEEPS`.
+    start : path-like, optional
+        Where to look for ``results/<name>/results.csv`` (default: the working folder and its parents).
+
+    Returns
+    -------
+    (pandas.DataFrame or None, dict)
+        The table (one row per trained network, grid cells and matched-steps controls) and the
+        provenance (commit, cost, machine; key ``source``: the file it came from).
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    import pandas as pd
+
+    check_choice("name", name, SWEEPS)
+    found = find_results(name, start)
+    path = found if found is not None else _packaged(name) / "results.csv.gz"
+    if not path.is_file():
+        return None, {}
+    about = path.parent / "provenance.json"
+    provenance = json.loads(about.read_text()) if about.is_file() else {}
+    provenance["source"] = "results/" + name if found is not None else "the copy shipped with htsgd"
+    return pd.read_csv(path), provenance
+
+
+def _type(noise: str) -> int | None:
+    return _noise.get(noise).paper_type
+
+
+def heavy_settings(frame: Any) -> list[tuple[int, str, float]]:
+    """The ``(width, noise, alpha)`` with ``alpha < 2`` whose Gaussian counterpart (same width and type) and
+    noise-free network the table holds: the settings the claims compare, in a fixed order.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    grid = select(frame, role="grid")
+    noisy = grid[grid["alpha"].notna()]
+    have = {(int(w), n, float(a)) for w, n, a in noisy[["width", "noise", "alpha"]].itertuples(index=False)}
+    free = {int(w) for w in grid[grid["alpha"].isna()]["width"]}
+    return sorted(((w, n, a) for w, n, a in have if a < 2 and (w, n, 2.0) in have and w in free),
+                  key=lambda s: (s[0], _type(s[1]) or 0, -s[2]))
+
+
+def _key(quantity: str, width: int, noise: str, alpha: float, drop: float, comparator: str) -> str:
+    return f"{quantity[:4]}-w{width}-t{_type(noise)}-a{round(alpha * 100)}-d{round(drop * 1000)}-{comparator[:5]}"
+
+
+def claims(frame: Any, quantities: Sequence[str] = tuple(QUANTITIES), drops: Sequence[float] = DROPS) -> list[Claim]:
+    """The paper's two claims at matched accuracy, one :class:`~htsgd.evidence.Claim` per comparison.
+
+    For every heavy-tailed setting of :func:`heavy_settings`, accuracy level in ``drops`` and
+    comparator (:data:`COMPARATORS`): heavy tails give a larger value of the quantity (the mce-0.1
+    fraction for ``"compressible"``, the fraction prunable at one point for ``"robust"``) than the
+    comparator, both read where the test accuracy has fallen to the seed's noise-free accuracy
+    minus the level (the noise-free network: at its own accuracy). The claims of one quantity form
+    one Holm family, named after it.
+
+    Returns
+    -------
+    list of Claim
+        In the order quantity, width, noise type, alpha (heaviest last), level, comparator.
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    out = []
+    for quantity in quantities:
+        check_choice("quantity", quantity, tuple(QUANTITIES))
+        column, words = QUANTITIES[quantity]
+        for width, noise, alpha in heavy_settings(frame):
+            treated = {"role": "grid", "width": width, "noise": noise, "alpha": alpha}
+            controls = {"gaussian": {**treated, "alpha": 2.0}, "none": {"role": "grid", "width": width, "alpha": None}}
+            for drop in drops:
+                metric = AtAccuracy(column, drop, reference=controls["none"])
+                for comparator in COMPARATORS:
+                    against = "Gaussian noise of its type" if comparator == "gaussian" else "no noise"
+                    out.append(Claim(
+                        _key(quantity, width, noise, alpha, drop, comparator),
+                        f"width {width}, type {_type(noise)}, alpha {alpha:g}: {words} than {against}, "
+                        f"at the noise-free accuracy minus {drop * 100:g} point{'' if drop == 0.01 else 's'}",
+                        "paper", "heavy tails", "map", metric, treated, controls[comparator], family=quantity))
+    return out
+
+
+def verdict(frame: Any) -> Any:
+    """:func:`htsgd.evidence.assess` of :func:`claims` on ``frame`` (as the table ``"map"``): every verdict.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    from .evidence import assess
+
+    return assess(claims(frame), {"map": frame})
+
+
+def summary(frame: Any, columns: Sequence[str] = ("test_acc", MCE, PRUNABLE)) -> Any:
+    """Median and quartiles over seeds of ``columns`` per ``(width, noise, alpha, sigma)``, grid cells only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting; for each column ``c``, columns ``c``, ``c:q25``, ``c:q75``; plus ``n`` (seeds),
+        ``capped`` (cells stopped by the iteration cap) and ``iterations`` (median). No noise has alpha NaN
+        and sigma 0.
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    grid = select(frame, role="grid").assign(sigma=lambda t: t["sigma"].where(t["alpha"].notna(), 0.0))
+    keys = ["width", "noise", "alpha", "sigma"]
+    grid = grid.assign(noise=grid["noise"].where(grid["alpha"].notna(), "none"))
+    groups = grid.groupby(keys, dropna=False, sort=True)
+    parts = {}
+    for c in columns:
+        parts[c] = groups[c].median()
+        parts[f"{c}:q25"] = groups[c].quantile(0.25)
+        parts[f"{c}:q75"] = groups[c].quantile(0.75)
+    parts["n"] = groups["seed"].nunique()
+    parts["capped"] = groups["stopped_by"].agg(lambda s: int((s == "max_iters").sum()))
+    parts["iterations"] = groups["iterations"].median()
+    import pandas as pd
+
+    return pd.DataFrame(parts).reset_index()
+
+
+def _parse(key: str) -> dict[str, Any]:
+    quantity, width, kind, alpha, drop, comparator = key.split("-")
+    return {"quantity": next(q for q in QUANTITIES if q.startswith(quantity)), "width": int(width[1:]),
+            "type": int(kind[1:]), "alpha": int(alpha[1:]) / 100, "points": int(drop[1:]) / 10,
+            "comparator": next(c for c in COMPARATORS if c.startswith(comparator))}
+
+
+def _rows(assessment: Any) -> Any:
+    import pandas as pd
+
+    rows = []
+    for f in assessment:
+        if f.claim.family not in QUANTITIES:
+            continue
+        rows.append({**_parse(f.claim.key), "verdict": f.verdict, "estimate": f.estimate, "low": f.low,
+                     "high": f.high, "n": f.n, "p_holm": f.p_holm})
+    return pd.DataFrame(rows)
+
+
+_MARK = {"yes": "holds", "no": "fails", "undecided": "?", "not computed": "-"}
+
+
+def verdict_grid(assessment: Any, quantity: str) -> Any:
+    """The verdicts of one quantity's claims as a grid: a row per (width, type, alpha), a column per
+    (comparator, points below the noise-free accuracy); cells ``holds``, ``fails`` or ``?`` (undecided).
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    check_choice("quantity", quantity, tuple(QUANTITIES))
+    rows = _rows(assessment)
+    rows = rows[rows["quantity"] == quantity].assign(mark=lambda t: t["verdict"].map(_MARK))
+    grid = rows.pivot_table(index=["width", "type", "alpha"], columns=["comparator", "points"], values="mark",
+                            aggfunc="first")
+    return grid.sort_index(axis=0, ascending=[True, True, False]).reindex(columns=list(COMPARATORS), level=0)
+
+
+def together(assessment: Any) -> Any:
+    """Where the paper's two claims hold together: per (width, type, alpha, points), whether heavy tails are both
+    more compressible and more robust than Gaussian noise and than no noise (all four claims hold).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``width``, ``type``, ``alpha``, ``points``, ``compressible`` and ``robust`` (how many of the two
+        comparators each claim beats), and ``both`` (True where all four hold).
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    rows = _rows(assessment).assign(held=lambda t: t["verdict"] == "yes")
+    out = rows.pivot_table(index=["width", "type", "alpha", "points"], columns="quantity", values="held",
+                           aggfunc="sum").reset_index()
+    out["both"] = (out["compressible"] == len(COMPARATORS)) & (out["robust"] == len(COMPARATORS))
+    return out.sort_values(["width", "type", "alpha", "points"], ascending=[True, True, False, True],
+                           ignore_index=True)
+
+
+def tally(assessment: Any) -> dict[str, int]:
+    """How many claims hold and fail, per quantity and comparator, and where both claims hold together.
+
+    Keys ``{quantity}-{comparator}-holds``, ``-fails`` and ``-all`` for every quantity of
+    :data:`QUANTITIES` and comparator of :data:`COMPARATORS`; ``both`` (settings where all four
+    claims hold, :func:`together`) and ``both-all`` (settings).
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    rows = _rows(assessment)
+    out = {}
+    for quantity in QUANTITIES:
+        for comparator in COMPARATORS:
+            yes, no, n = _counts(rows, quantity, comparator) if not rows.empty else (0, 0, 0)
+            out.update({f"{quantity}-{comparator}-holds": yes, f"{quantity}-{comparator}-fails": no,
+                        f"{quantity}-{comparator}-all": n})
+    both = together(assessment) if not rows.empty else None
+    out["both"] = 0 if both is None else int(both["both"].sum())
+    out["both-all"] = 0 if both is None else len(both)
+    return out
+
+
+def reading(counts: dict[str, int], quantity: str, comparator: str) -> str:
+    """One phrase for a paper claim against one comparator, from :func:`tally`'s counts: ``"holds"`` (every
+    comparison holds), ``"fails"`` (some fail, none hold), ``"holds in part"`` (some hold, the rest undecided
+    or failing) or ``"is undecided"`` (none settled, or none computed).
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    check_choice("quantity", quantity, tuple(QUANTITIES))
+    check_choice("comparator", comparator, COMPARATORS)
+    held, failed, total = (counts[f"{quantity}-{comparator}-{k}"] for k in ("holds", "fails", "all"))
+    if total and held == total:
+        return "holds"
+    if failed and not held:
+        return "fails"
+    return "holds in part" if held else "is undecided"
+
+
+def _counts(rows: Any, quantity: str, comparator: str) -> tuple[int, int, int]:
+    sub = rows[(rows["quantity"] == quantity) & (rows["comparator"] == comparator)]
+    return int((sub["verdict"] == "yes").sum()), int((sub["verdict"] == "no").sum()), len(sub)
+
+
+def _example(rows: Any, quantity: str, comparator: str) -> str:
+    """The paper's own setting (type 1, alpha 1.5, the narrowest width, one point) as numbers."""
+    pick = rows[(rows["quantity"] == quantity) & (rows["comparator"] == comparator) & (rows["type"] == 1)
+                & (rows["alpha"] == 1.5) & (rows["points"] == 1.0)]
+    if pick.empty or not math.isfinite(float(pick["estimate"].iloc[0])):
+        return "not computed"
+    r = pick.sort_values("width").iloc[0]
+    return (f"{r['estimate']:+.2f} ({r['low']:+.2f} to {r['high']:+.2f}, {int(r['n'])} seeds) at width "
+            f"{int(r['width'])}")
+
+
+def headline(assessment: Any) -> Any:
+    """The table "the paper says / we measured / verdict" for the paper's two claims and their conjunction.
+
+    ``we measured``: for type 1 at alpha 1.5 (the paper's setting), the narrowest width and one point below the
+    noise-free accuracy, the mean paired difference (heavy tails minus the comparator) and its 95% interval;
+    ``verdict``: how many of the Holm-corrected claims of the family hold and fail.
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    import pandas as pd
+
+    rows = _rows(assessment)
+    if rows.empty:
+        return pd.DataFrame(columns=["the paper says", "we measured", "verdict"])
+    says = {"compressible": "heavy-tailed noise gives increased compressibility",
+            "robust": "with robust test performance under pruning"}
+    out = []
+    for quantity, (column, _) in QUANTITIES.items():
+        for comparator in COMPARATORS:
+            yes, no, n = _counts(rows, quantity, comparator)
+            than = "Gaussian noise" if comparator == "gaussian" else "no noise"
+            out.append({"the paper says": f"{says[quantity]} (against {than})",
+                        "we measured": f"{column} at matched accuracy, alpha 1.5 minus {than}: "
+                                       + _example(rows, quantity, comparator),
+                        "verdict": f"holds in {yes} of {n} comparisons, fails in {no}"})
+    both = together(assessment)
+    where = both[both["both"]]
+    out.append({"the paper says": "both at once",
+                "we measured": "settings where heavy tails beat Gaussian noise and no noise on both quantities",
+                "verdict": f"in {len(where)} of {len(both)} (width, type, alpha, level) settings"})
+    return pd.DataFrame(out)
+
+
+_STYLES = {"per_neuron": "-", "per_weight": "--", "isotropic": ":"}
+_PANELS = (("test_acc", "test accuracy, unpruned"), (MCE, "fraction pruned by mce-0.1"),
+           (PRUNABLE, "fraction prunable at 1 point"))
+
+
+def _band(ax: Any, x: Any, rows: Any, column: str, **style: Any) -> None:
+    ax.plot(x, rows[column], marker="o", ms=3, **style)
+    ax.fill_between(x, rows[f"{column}:q25"], rows[f"{column}:q75"], color=style["color"], alpha=0.15, lw=0)
+
+
+def figure(table: Any, width: int, settings: Sequence[tuple[str, float]]) -> Any:
+    """The map at one width: three quantities against sigma, and the frontier of accuracy against prunability.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`summary` of the results (median and quartiles over seeds).
+    width : int
+    settings : sequence of (noise, alpha)
+        The noisy settings to draw: colour by alpha (:func:`htsgd.plotting.alpha_color`), line style by
+        noise type (solid type 1, dashed type 2, dotted type 3). No noise is drawn in grey in every panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels (a)-(c): median over seeds against sigma (log scale) with the interquartile range shaded, no
+        noise as a horizontal line and band; (d): median unpruned test accuracy against the median fraction
+        prunable at one point, one curve per setting across sigma (sigma grows along the curve, its
+        interquartile ranges as error bars), no noise as a star.
+
+    Introduced in the chapter *Compressibility against accuracy*.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import NOISE_FREE_COLOR, alpha_color
+
+    at = table[table["width"] == width]
+    free = at[at["alpha"].isna()]
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.4), sharex=False)
+    for ax, (column, label) in zip(axes.flat[:3], _PANELS, strict=True):
+        for noise, alpha in settings:
+            rows = at[(at["noise"] == noise) & (at["alpha"] == alpha)].sort_values("sigma")
+            _band(ax, rows["sigma"], rows, column, color=alpha_color(alpha), ls=_STYLES.get(noise, "-"),
+                  label=f"type {_type(noise)}, alpha {alpha:g}")
+        if not free.empty:
+            ax.axhline(float(free[column].iloc[0]), color=NOISE_FREE_COLOR, lw=1.2, label="no noise")
+            ax.axhspan(float(free[f"{column}:q25"].iloc[0]), float(free[f"{column}:q75"].iloc[0]),
+                       color=NOISE_FREE_COLOR, alpha=0.12, lw=0)
+        ax.set(xscale="log", xlabel="noise level sigma", ylabel=label)
+    ax = axes.flat[3]
+    for noise, alpha in settings:
+        rows = at[(at["noise"] == noise) & (at["alpha"] == alpha)].sort_values("sigma")
+        x, y = rows[PRUNABLE], rows["test_acc"]
+        ax.errorbar(x, y, xerr=[x - rows[f"{PRUNABLE}:q25"], rows[f"{PRUNABLE}:q75"] - x],
+                    yerr=[y - rows["test_acc:q25"], rows["test_acc:q75"] - y], color=alpha_color(alpha),
+                    ls=_STYLES.get(noise, "-"), marker="o", ms=3, lw=1, elinewidth=0.6)
+    if not free.empty:
+        ax.plot(free[PRUNABLE], free["test_acc"], "*", ms=12, color=NOISE_FREE_COLOR)
+    ax.set(xlabel="fraction prunable at 1 point", ylabel="test accuracy, unpruned")
+    for ax, letter in zip(axes.flat, "abcd", strict=True):
+        ax.set_title(f"({letter})", loc="left")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    return fig

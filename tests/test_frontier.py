@@ -1,0 +1,173 @@
+"""htsgd.frontier: the claims of the compressibility-accuracy map on hand-built tables, the shipped results, and the
+verdict the README states (it must say what the committed results compute)."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import htsgd.frontier as fr
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGMAS = (1e-3, 3e-3, 1e-2)
+
+
+def _map(n_seeds: int = 6, heavy_gain: float = 0.1) -> pd.DataFrame:
+    """A small map: no noise, alpha 2 and alpha 1.5 (type 1) at three sigmas; accuracy falls with sigma alike for
+    both alphas, the mce fraction and the prunable fraction of alpha 1.5 exceed alpha 2's by ``heavy_gain``, and the
+    noise-free network is the least compressible and the least prunable."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(n_seeds):
+        jitter = 0.002 * rng.standard_normal()
+        rows.append({"role": "grid", "width": 256, "noise": "per_neuron", "alpha": np.nan, "sigma": 0.0,
+                     "seed": seed, "test_acc": 0.93 + jitter, fr.MCE: 0.1, fr.PRUNABLE: 0.1,
+                     "stopped_by": "train_acc", "iterations": 300})
+        for alpha, gain in ((2.0, 0.0), (1.5, heavy_gain)):
+            for k, sigma in enumerate(SIGMAS):
+                rows.append({"role": "grid", "width": 256, "noise": "per_neuron", "alpha": alpha, "sigma": sigma,
+                             "seed": seed, "test_acc": 0.93 + jitter - 0.01 * (k + 1),
+                             fr.MCE: 0.2 + 0.1 * k + gain + 0.01 * rng.standard_normal(),
+                             fr.PRUNABLE: 0.2 + gain + 0.01 * rng.standard_normal(),
+                             "stopped_by": "max_iters" if k == 2 else "train_acc", "iterations": 300 * (k + 1)})
+    frame = pd.DataFrame(rows)
+    frame["hash"] = [f"h{i}" for i in range(len(frame))]
+    frame["matched_to"] = None
+    return frame
+
+
+def test_claims_cover_every_setting_level_and_comparator_in_two_families():
+    claims = fr.claims(_map())
+    assert len(claims) == 2 * 1 * len(fr.DROPS) * len(fr.COMPARATORS)  # quantities x settings x levels x comparators
+    assert {c.family for c in claims} == set(fr.QUANTITIES)
+    assert len({c.key for c in claims}) == len(claims)
+    assert claims[0].key == "comp-w256-t1-a150-d5-gauss"
+
+
+def test_heavy_settings_need_a_gaussian_counterpart_and_a_noise_free_network():
+    frame = _map()
+    assert fr.heavy_settings(frame) == [(256, "per_neuron", 1.5)]
+    assert fr.heavy_settings(frame[frame.alpha != 2.0]) == []  # no Gaussian noise of the type: nothing to compare
+    assert fr.heavy_settings(frame[frame.alpha.notna()]) == []  # no noise-free network: no target accuracy
+
+
+def test_matched_accuracy_verdicts_on_a_hand_built_map():
+    """Accuracy falls by 1 point per sigma step from the noise-free one, alike for both alphas. At the noise-free
+    accuracy minus 1 point both read their first sigma: alpha 1.5's mce fraction exceeds alpha 2's by 0.1 and the
+    noise-free 0.1 by 0.2 (so both hold); its prunable fraction exceeds both by 0.1 (hold) when heavy_gain > 0,
+    and equals alpha 2's when it is 0 (undecided), while still beating no noise."""
+    found = fr.verdict(_map())
+    key = "comp-w256-t1-a150-d10-gauss"
+    assert found[key].verdict == "yes" and found[key].estimate == pytest.approx(0.1, abs=0.02)
+    assert found["comp-w256-t1-a150-d10-none"].estimate == pytest.approx(0.2, abs=0.02)
+    assert found["robu-w256-t1-a150-d20-gauss"].verdict == "yes"
+    # at 0.5 point the first noise level already costs more (1 point): no seed crosses the target, nothing is settled
+    assert found["robu-w256-t1-a150-d5-gauss"].n == 0 and found["robu-w256-t1-a150-d5-gauss"].verdict == "undecided"
+    assert fr.together(found)["both"].tolist() == [False, True, True]
+    flat = fr.verdict(_map(heavy_gain=0.0))
+    assert flat["robu-w256-t1-a150-d10-gauss"].verdict == "undecided"
+    assert flat["robu-w256-t1-a150-d10-none"].verdict == "yes"
+    assert not fr.together(flat)["both"].any()
+    counts = fr.tally(flat)
+    assert counts["robust-gaussian-all"] == len(fr.DROPS) and counts["robust-gaussian-holds"] == 0
+    assert fr.reading(counts, "robust", "gaussian") == "is undecided"
+    assert fr.reading(counts, "robust", "none") == "holds in part"  # 1 and 2 points hold; 0.5 is undecided
+
+
+def test_a_heavy_tail_worse_than_no_noise_fails_under_holm():
+    frame = _map()
+    free = frame.alpha.isna()
+    frame.loc[free, fr.PRUNABLE] = 0.6  # the noise-free network is far more prunable
+    found = fr.verdict(frame)
+    for drop in (10, 20):  # at 0.5 point no seed crosses the target (see above)
+        f = found[f"robu-w256-t1-a150-d{drop}-none"]
+        assert f.verdict == "no" and f.p_holm >= f.p_value
+    counts = fr.tally(found)
+    assert fr.reading(counts, "robust", "none") == "fails"  # two fail, one undecided, none holds
+    grid = fr.verdict_grid(found, "robust")
+    assert list(grid.columns.get_level_values(0).unique()) == list(fr.COMPARATORS)
+    assert grid["none"].stack().tolist() == ["?", "fails", "fails"]
+
+
+def test_summary_counts_seeds_and_capped_cells():
+    table = fr.summary(_map(n_seeds=4))
+    top = table[(table.alpha == 1.5) & (table.sigma == SIGMAS[-1])].iloc[0]
+    assert top["n"] == 4 and top["capped"] == 4 and top["iterations"] == 900
+    free = table[table.alpha.isna()].iloc[0]
+    assert free["sigma"] == 0.0 and free["noise"] == "none" and free[fr.MCE] == pytest.approx(0.1)
+
+
+def test_bad_input_is_refused_by_name():
+    with pytest.raises(ValueError, match="name"):
+        fr.load("not-a-sweep")
+    with pytest.raises(ValueError, match="quantity"):
+        fr.claims(_map(), quantities=["accuracy"])
+    with pytest.raises(ValueError, match="comparator"):
+        fr.reading(fr.tally(fr.verdict(_map())), "robust", "uniform")
+
+
+def test_the_figure_has_four_panels_and_a_legend_entry_per_setting():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = fr.figure(fr.summary(_map()), 256, [("per_neuron", 2.0), ("per_neuron", 1.5)])
+    assert len(fig.axes) == 4
+    assert len(fig.legends[0].get_texts()) == 3  # two settings and no noise
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name", fr.SWEEPS)
+def test_the_shipped_copy_is_the_committed_results(name):
+    """The chapter reads the package's copy on Colab: it must hold exactly the committed results.csv
+    (rerun scripts/ship_runs.py after recomputing a sweep)."""
+    committed = ROOT / "results" / name / "results.csv"
+    shipped = ROOT / "htsgd" / "runs" / name / "results.csv.gz"
+    if not committed.is_file():
+        assert not shipped.is_file(), f"{shipped} has no committed results.csv beside it"
+        pytest.skip(f"{name}: no committed results yet")
+    assert shipped.is_file(), f"run scripts/ship_runs.py {name}"
+    assert gzip.decompress(shipped.read_bytes()) == committed.read_bytes()
+    assert (shipped.parent / "provenance.json").read_bytes() == committed.with_name("provenance.json").read_bytes()
+
+
+def test_load_prefers_the_clone_and_falls_back_to_the_shipped_copy(tmp_path):
+    frame, about = fr.load("digits-frontier", start=ROOT)
+    assert about["source"] == "results/digits-frontier" and len(frame) > 0
+    packaged, about = fr.load("digits-frontier", start=tmp_path)  # no results/ above tmp_path: the shipped copy
+    assert about["source"] == "the copy shipped with htsgd"
+    pd.testing.assert_frame_equal(frame, packaged)
+
+
+_README_LINE = re.compile(
+    r"against Gaussian noise it (holds in part|holds|fails|is undecided)\s+\(holds in (\d+) of (\d+) comparisons, "
+    r"fails in (\d+)\); against no noise it (holds in part|holds|fails|is undecided) \(holds in (\d+) of (\d+), "
+    r"fails in (\d+)\)")
+
+
+def test_the_readme_states_the_verdict_the_committed_results_give():
+    frame, _ = fr.load("digits-frontier", start=ROOT)
+    counts = fr.tally(fr.verdict(frame))
+    text = " ".join((ROOT / "README.md").read_text().split())
+    section = text[text.index("## What the book finds"):text.index("## The two commands")]
+    for quantity, label in (("compressible", "**Compressibility**"), ("robust", "**Robustness under pruning**")):
+        line = section[section.index(label):]
+        found = _README_LINE.search(line)
+        assert found, f"the README's line on {label} does not have the tested form"
+        said = found.groups()
+        for i, against in enumerate(fr.COMPARATORS):
+            word, held, total, failed = said[4 * i:4 * i + 4]
+            assert word == fr.reading(counts, quantity, against), (quantity, against)
+            assert (int(held), int(total), int(failed)) == tuple(
+                counts[f"{quantity}-{against}-{k}"] for k in ("holds", "all", "fails")), (quantity, against)
+    both = re.search(r"\*\*Both at once\*\*: in (\d+) of (\d+) settings", section)
+    assert both and (int(both[1]), int(both[2])) == (counts["both"], counts["both-all"])
+    if "What the mce rule counts is not what pruning costs" in section:  # said only where the numbers say it
+        assert fr.reading(counts, "compressible", "none") == "holds"
+        assert fr.reading(counts, "robust", "none") == "fails"
