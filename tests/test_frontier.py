@@ -171,3 +171,16 @@ def test_the_readme_states_the_verdict_the_committed_results_give():
     if "What the mce rule counts is not what pruning costs" in section:  # said only where the numbers say it
         assert fr.reading(counts, "compressible", "none") == "holds"
         assert fr.reading(counts, "robust", "none") == "fails"
+
+
+def test_the_chapter_keeps_its_code_budget_and_states_predictions_before_numbers():
+    """Issue 22 §4: the chapter keeps the experiments chapter's budget (at most 250 code lines, options blocks not
+    counted; no assert) and declares its claims before it assesses or plots anything."""
+    source = (ROOT / "book" / "frontier.md").read_text()
+    cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", source, flags=re.S)
+    lines = [line for cell in cells for line in re.sub(r"\A---\n.*?^---\n", "", cell, count=1,
+                                                       flags=re.S | re.M).splitlines() if line.strip()]
+    assert len(lines) <= 250, len(lines)
+    assert not re.search(r"^\s*assert\b", "\n".join(cells), flags=re.M)
+    first_result = min(source.find(s) % len(source) for s in ("assess(", "hs.frontier.figure(", "hs.frontier.verdict("))
+    assert source.index("## The predictions") < source.index("CLAIMS = hs.frontier.claims(frame)") < first_result
