@@ -41,7 +41,7 @@ from .sweep.tables import find_results, select
 
 __all__ = [
     "SWEEPS", "DROPS", "MCE", "PRUNABLE", "QUANTITIES", "COMPARATORS",
-    "load", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure",
+    "load", "network", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure",
 ]
 
 #: The packaged sweeps the chapter reads: the map, the explanation runs, the deeper and convolutional networks.
@@ -98,21 +98,34 @@ def _type(noise: str) -> int | None:
     return _noise.get(noise).paper_type
 
 
-def heavy_settings(frame: Any) -> list[tuple[int, str, float]]:
-    """The ``(width, noise, alpha)`` with ``alpha < 2`` whose Gaussian counterpart (same width and type) and
-    noise-free network the table holds: the settings the claims compare, in a fixed order.
+def network(model: str, depth: int) -> str:
+    """A network's name in the tables: ``"1 hidden layer"``, ``"3 hidden layers"`` (model ``fcn`` of ``depth`` weight
+    layers) or ``"CNN"``.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    if model == "fcn":
+        return f"{depth - 1} hidden layer{'s' if depth > 2 else ''}"
+    return model.upper()
+
+
+def heavy_settings(frame: Any) -> list[tuple[str, int, int, str, float]]:
+    """The ``(model, depth, width, noise, alpha)`` with ``alpha < 2`` whose Gaussian counterpart (the same network
+    and type at alpha 2) and noise-free network the table holds: the settings the claims compare, in a fixed order.
 
     Introduced in the chapter *Compressibility against accuracy*."""
     grid = select(frame, role="grid")
+    net = ["model", "depth", "width"]
     noisy = grid[grid["alpha"].notna()]
-    have = {(int(w), n, float(a)) for w, n, a in noisy[["width", "noise", "alpha"]].itertuples(index=False)}
-    free = {int(w) for w in grid[grid["alpha"].isna()]["width"]}
-    return sorted(((w, n, a) for w, n, a in have if a < 2 and (w, n, 2.0) in have and w in free),
-                  key=lambda s: (s[0], _type(s[1]) or 0, -s[2]))
+    have = {(m, int(d), int(w), n, float(a)) for m, d, w, n, a in noisy[[*net, "noise", "alpha"]].itertuples(index=False)}
+    free = {(m, int(d), int(w)) for m, d, w in grid[grid["alpha"].isna()][net].itertuples(index=False)}
+    return sorted((s for s in have if s[4] < 2 and (*s[:4], 2.0) in have and s[:3] in free),
+                  key=lambda s: (s[0] != "fcn", s[0], s[1], s[2], _type(s[3]) or 0, -s[4]))
 
 
-def _key(quantity: str, width: int, noise: str, alpha: float, drop: float, comparator: str) -> str:
-    return f"{quantity[:4]}-w{width}-t{_type(noise)}-a{round(alpha * 100)}-d{round(drop * 1000)}-{comparator[:5]}"
+def _key(quantity: str, setting: tuple[str, int, int, str, float], drop: float, comparator: str) -> str:
+    model, depth, width, noise, alpha = setting
+    return (f"{quantity[:4]}-{model}{depth}-w{width}-t{_type(noise)}-a{round(alpha * 100)}-d{round(drop * 1000)}-"
+            f"{comparator[:5]}")
 
 
 def claims(frame: Any, quantities: Sequence[str] = tuple(QUANTITIES), drops: Sequence[float] = DROPS) -> list[Claim]:
@@ -136,16 +149,19 @@ def claims(frame: Any, quantities: Sequence[str] = tuple(QUANTITIES), drops: Seq
     for quantity in quantities:
         check_choice("quantity", quantity, tuple(QUANTITIES))
         column, words = QUANTITIES[quantity]
-        for width, noise, alpha in heavy_settings(frame):
-            treated = {"role": "grid", "width": width, "noise": noise, "alpha": alpha}
-            controls = {"gaussian": {**treated, "alpha": 2.0}, "none": {"role": "grid", "width": width, "alpha": None}}
+        for setting in heavy_settings(frame):
+            model, depth, width, noise, alpha = setting
+            at = {"role": "grid", "model": model, "depth": depth, "width": width}
+            treated = {**at, "noise": noise, "alpha": alpha}
+            controls = {"gaussian": {**treated, "alpha": 2.0}, "none": {**at, "alpha": None}}
             for drop in drops:
                 metric = AtAccuracy(column, drop, reference=controls["none"])
                 for comparator in COMPARATORS:
                     against = "Gaussian noise of its type" if comparator == "gaussian" else "no noise"
                     out.append(Claim(
-                        _key(quantity, width, noise, alpha, drop, comparator),
-                        f"width {width}, type {_type(noise)}, alpha {alpha:g}: {words} than {against}, "
+                        _key(quantity, setting, drop, comparator),
+                        f"{network(model, depth)}, width {width}, type {_type(noise)}, alpha {alpha:g}: {words} than "
+                        f"{against}, "
                         f"at the noise-free accuracy minus {drop * 100:g} point{'' if drop == 0.01 else 's'}",
                         "paper", "heavy tails", "map", metric, treated, controls[comparator], family=quantity))
     return out
@@ -161,7 +177,7 @@ def verdict(frame: Any) -> Any:
 
 
 def summary(frame: Any, columns: Sequence[str] = ("test_acc", MCE, PRUNABLE)) -> Any:
-    """Median and quartiles over seeds of ``columns`` per ``(width, noise, alpha, sigma)``, grid cells only.
+    """Median and quartiles over seeds of ``columns`` per ``(model, depth, width, noise, alpha, sigma)``, grid cells.
 
     Returns
     -------
@@ -173,7 +189,7 @@ def summary(frame: Any, columns: Sequence[str] = ("test_acc", MCE, PRUNABLE)) ->
     Introduced in the chapter *Compressibility against accuracy*.
     """
     grid = select(frame, role="grid").assign(sigma=lambda t: t["sigma"].where(t["alpha"].notna(), 0.0))
-    keys = ["width", "noise", "alpha", "sigma"]
+    keys = ["model", "depth", "width", "noise", "alpha", "sigma"]
     grid = grid.assign(noise=grid["noise"].where(grid["alpha"].notna(), "none"))
     groups = grid.groupby(keys, dropna=False, sort=True)
     parts = {}
@@ -189,22 +205,20 @@ def summary(frame: Any, columns: Sequence[str] = ("test_acc", MCE, PRUNABLE)) ->
     return pd.DataFrame(parts).reset_index()
 
 
-def _parse(key: str) -> dict[str, Any]:
-    quantity, width, kind, alpha, drop, comparator = key.split("-")
-    return {"quantity": next(q for q in QUANTITIES if q.startswith(quantity)), "width": int(width[1:]),
-            "type": int(kind[1:]), "alpha": int(alpha[1:]) / 100, "points": int(drop[1:]) / 10,
-            "comparator": next(c for c in COMPARATORS if c.startswith(comparator))}
-
-
 def _rows(assessment: Any) -> Any:
+    """One row per claim of the two paper families, read off the claim itself."""
     import pandas as pd
 
     rows = []
     for f in assessment:
-        if f.claim.family not in QUANTITIES:
+        c = f.claim
+        if c.family not in QUANTITIES or not isinstance(c.metric, AtAccuracy):
             continue
-        rows.append({**_parse(f.claim.key), "verdict": f.verdict, "estimate": f.estimate, "low": f.low,
-                     "high": f.high, "n": f.n, "p_holm": f.p_holm})
+        t = c.treated
+        rows.append({"quantity": c.family, "network": network(t["model"], int(t["depth"])), "width": int(t["width"]),
+                     "type": _type(t["noise"]), "alpha": float(t["alpha"]), "points": round(c.metric.drop * 100, 6),
+                     "comparator": "gaussian" if c.control.get("alpha") == 2.0 else "none", "verdict": f.verdict,
+                     "estimate": f.estimate, "low": f.low, "high": f.high, "n": f.n, "p_holm": f.p_holm})
     return pd.DataFrame(rows)
 
 
@@ -212,35 +226,35 @@ _MARK = {"yes": "holds", "no": "fails", "undecided": "?", "not computed": "-"}
 
 
 def verdict_grid(assessment: Any, quantity: str) -> Any:
-    """The verdicts of one quantity's claims as a grid: a row per (width, type, alpha), a column per
+    """The verdicts of one quantity's claims as a grid: a row per (network, width, type, alpha), a column per
     (comparator, points below the noise-free accuracy); cells ``holds``, ``fails`` or ``?`` (undecided).
 
     Introduced in the chapter *Compressibility against accuracy*."""
     check_choice("quantity", quantity, tuple(QUANTITIES))
     rows = _rows(assessment)
     rows = rows[rows["quantity"] == quantity].assign(mark=lambda t: t["verdict"].map(_MARK))
-    grid = rows.pivot_table(index=["width", "type", "alpha"], columns=["comparator", "points"], values="mark",
-                            aggfunc="first")
-    return grid.sort_index(axis=0, ascending=[True, True, False]).reindex(columns=list(COMPARATORS), level=0)
+    grid = rows.pivot_table(index=["network", "width", "type", "alpha"], columns=["comparator", "points"],
+                            values="mark", aggfunc="first")
+    return grid.sort_index(axis=0, ascending=[True, True, True, False]).reindex(columns=list(COMPARATORS), level=0)
 
 
 def together(assessment: Any) -> Any:
-    """Where the paper's two claims hold together: per (width, type, alpha, points), whether heavy tails are both
+    """Where the paper's two claims hold together: per (network, width, type, alpha, points), whether heavy tails are both
     more compressible and more robust than Gaussian noise and than no noise (all four claims hold).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``width``, ``type``, ``alpha``, ``points``, ``compressible`` and ``robust`` (how many of the two
+        Columns ``network``, ``width``, ``type``, ``alpha``, ``points``, ``compressible`` and ``robust`` (how many of the two
         comparators each claim beats), and ``both`` (True where all four hold).
 
     Introduced in the chapter *Compressibility against accuracy*.
     """
     rows = _rows(assessment).assign(held=lambda t: t["verdict"] == "yes")
-    out = rows.pivot_table(index=["width", "type", "alpha", "points"], columns="quantity", values="held",
+    out = rows.pivot_table(index=["network", "width", "type", "alpha", "points"], columns="quantity", values="held",
                            aggfunc="sum").reset_index()
     out["both"] = (out["compressible"] == len(COMPARATORS)) & (out["robust"] == len(COMPARATORS))
-    return out.sort_values(["width", "type", "alpha", "points"], ascending=[True, True, False, True],
+    return out.sort_values(["network", "width", "type", "alpha", "points"], ascending=[True, True, True, False, True],
                            ignore_index=True)
 
 
@@ -341,7 +355,8 @@ def _band(ax: Any, x: Any, rows: Any, column: str, **style: Any) -> None:
     ax.fill_between(x, rows[f"{column}:q25"], rows[f"{column}:q75"], color=style["color"], alpha=0.15, lw=0)
 
 
-def figure(table: Any, width: int, settings: Sequence[tuple[str, float]]) -> Any:
+def figure(table: Any, width: int, settings: Sequence[tuple[str, float]], *, model: str = "fcn",
+           depth: int = 2) -> Any:
     """The map at one width: three quantities against sigma, and the frontier of accuracy against prunability.
 
     Parameters
@@ -349,9 +364,12 @@ def figure(table: Any, width: int, settings: Sequence[tuple[str, float]]) -> Any
     table : pandas.DataFrame
         :func:`summary` of the results (median and quartiles over seeds).
     width : int
+        The width (filters of the CNN) of the network drawn.
     settings : sequence of (noise, alpha)
         The noisy settings to draw: colour by alpha (:func:`htsgd.plotting.alpha_color`), line style by
         noise type (solid type 1, dashed type 2, dotted type 3). No noise is drawn in grey in every panel.
+    model, depth : str, int
+        The network (:func:`network`): by default one hidden layer.
 
     Returns
     -------
@@ -367,7 +385,7 @@ def figure(table: Any, width: int, settings: Sequence[tuple[str, float]]) -> Any
 
     from .plotting import NOISE_FREE_COLOR, alpha_color
 
-    at = table[table["width"] == width]
+    at = table[(table["width"] == width) & (table["model"] == model) & (table["depth"] == depth)]
     free = at[at["alpha"].isna()]
     fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.4), sharex=False)
     for ax, (column, label) in zip(axes.flat[:3], _PANELS, strict=True):

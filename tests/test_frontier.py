@@ -25,12 +25,12 @@ def _map(n_seeds: int = 6, heavy_gain: float = 0.1) -> pd.DataFrame:
     rows = []
     for seed in range(n_seeds):
         jitter = 0.002 * rng.standard_normal()
-        rows.append({"role": "grid", "width": 256, "noise": "per_neuron", "alpha": np.nan, "sigma": 0.0,
+        rows.append({"role": "grid", "model": "fcn", "depth": 2, "width": 256, "noise": "per_neuron", "alpha": np.nan, "sigma": 0.0,
                      "seed": seed, "test_acc": 0.93 + jitter, fr.MCE: 0.1, fr.PRUNABLE: 0.1,
                      "stopped_by": "train_acc", "iterations": 300})
         for alpha, gain in ((2.0, 0.0), (1.5, heavy_gain)):
             for k, sigma in enumerate(SIGMAS):
-                rows.append({"role": "grid", "width": 256, "noise": "per_neuron", "alpha": alpha, "sigma": sigma,
+                rows.append({"role": "grid", "model": "fcn", "depth": 2, "width": 256, "noise": "per_neuron", "alpha": alpha, "sigma": sigma,
                              "seed": seed, "test_acc": 0.93 + jitter - 0.01 * (k + 1),
                              fr.MCE: 0.2 + 0.1 * k + gain + 0.01 * rng.standard_normal(),
                              fr.PRUNABLE: 0.2 + gain + 0.01 * rng.standard_normal(),
@@ -46,12 +46,12 @@ def test_claims_cover_every_setting_level_and_comparator_in_two_families():
     assert len(claims) == 2 * 1 * len(fr.DROPS) * len(fr.COMPARATORS)  # quantities x settings x levels x comparators
     assert {c.family for c in claims} == set(fr.QUANTITIES)
     assert len({c.key for c in claims}) == len(claims)
-    assert claims[0].key == "comp-w256-t1-a150-d5-gauss"
+    assert claims[0].key == "comp-fcn2-w256-t1-a150-d5-gauss"
 
 
 def test_heavy_settings_need_a_gaussian_counterpart_and_a_noise_free_network():
     frame = _map()
-    assert fr.heavy_settings(frame) == [(256, "per_neuron", 1.5)]
+    assert fr.heavy_settings(frame) == [("fcn", 2, 256, "per_neuron", 1.5)]
     assert fr.heavy_settings(frame[frame.alpha != 2.0]) == []  # no Gaussian noise of the type: nothing to compare
     assert fr.heavy_settings(frame[frame.alpha.notna()]) == []  # no noise-free network: no target accuracy
 
@@ -62,16 +62,16 @@ def test_matched_accuracy_verdicts_on_a_hand_built_map():
     noise-free 0.1 by 0.2 (so both hold); its prunable fraction exceeds both by 0.1 (hold) when heavy_gain > 0,
     and equals alpha 2's when it is 0 (undecided), while still beating no noise."""
     found = fr.verdict(_map())
-    key = "comp-w256-t1-a150-d10-gauss"
+    key = "comp-fcn2-w256-t1-a150-d10-gauss"
     assert found[key].verdict == "yes" and found[key].estimate == pytest.approx(0.1, abs=0.02)
-    assert found["comp-w256-t1-a150-d10-none"].estimate == pytest.approx(0.2, abs=0.02)
-    assert found["robu-w256-t1-a150-d20-gauss"].verdict == "yes"
+    assert found["comp-fcn2-w256-t1-a150-d10-none"].estimate == pytest.approx(0.2, abs=0.02)
+    assert found["robu-fcn2-w256-t1-a150-d20-gauss"].verdict == "yes"
     # at 0.5 point the first noise level already costs more (1 point): no seed crosses the target, nothing is settled
-    assert found["robu-w256-t1-a150-d5-gauss"].n == 0 and found["robu-w256-t1-a150-d5-gauss"].verdict == "undecided"
+    assert found["robu-fcn2-w256-t1-a150-d5-gauss"].n == 0 and found["robu-fcn2-w256-t1-a150-d5-gauss"].verdict == "undecided"
     assert fr.together(found)["both"].tolist() == [False, True, True]
     flat = fr.verdict(_map(heavy_gain=0.0))
-    assert flat["robu-w256-t1-a150-d10-gauss"].verdict == "undecided"
-    assert flat["robu-w256-t1-a150-d10-none"].verdict == "yes"
+    assert flat["robu-fcn2-w256-t1-a150-d10-gauss"].verdict == "undecided"
+    assert flat["robu-fcn2-w256-t1-a150-d10-none"].verdict == "yes"
     assert not fr.together(flat)["both"].any()
     counts = fr.tally(flat)
     assert counts["robust-gaussian-all"] == len(fr.DROPS) and counts["robust-gaussian-holds"] == 0
@@ -85,13 +85,25 @@ def test_a_heavy_tail_worse_than_no_noise_fails_under_holm():
     frame.loc[free, fr.PRUNABLE] = 0.6  # the noise-free network is far more prunable
     found = fr.verdict(frame)
     for drop in (10, 20):  # at 0.5 point no seed crosses the target (see above)
-        f = found[f"robu-w256-t1-a150-d{drop}-none"]
+        f = found[f"robu-fcn2-w256-t1-a150-d{drop}-none"]
         assert f.verdict == "no" and f.p_holm >= f.p_value
     counts = fr.tally(found)
     assert fr.reading(counts, "robust", "none") == "fails"  # two fail, one undecided, none holds
     grid = fr.verdict_grid(found, "robust")
     assert list(grid.columns.get_level_values(0).unique()) == list(fr.COMPARATORS)
     assert grid["none"].stack().tolist() == ["?", "fails", "fails"]
+
+
+def test_settings_and_claims_keep_networks_apart():
+    deep = _map().assign(depth=4)
+    cnn = _map().assign(model="cnn", depth=3, width=8)
+    frame = pd.concat([_map(), deep, cnn], ignore_index=True)
+    assert [s[:3] for s in fr.heavy_settings(frame)] == [("fcn", 2, 256), ("fcn", 4, 256), ("cnn", 3, 8)]
+    found = fr.verdict(frame)
+    assert found["comp-cnn3-w8-t1-a150-d10-gauss"].n == 6  # each network compared with its own controls
+    assert list(fr.verdict_grid(found, "compressible").index.get_level_values("network").unique()) == [
+        "1 hidden layer", "3 hidden layers", "CNN"]
+    assert fr.network("fcn", 2) == "1 hidden layer" and fr.network("cnn", 3) == "CNN"
 
 
 def test_summary_counts_seeds_and_capped_cells():
