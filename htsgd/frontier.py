@@ -41,7 +41,7 @@ from .sweep.tables import find_results, select
 
 __all__ = [
     "SWEEPS", "DROPS", "MCE", "PRUNABLE", "QUANTITIES", "COMPARATORS",
-    "load", "network", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure",
+    "load", "network", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure", "WHY", "why_claims", "why_table", "why_grid",
 ]
 
 #: The packaged sweeps the chapter reads: the map, the explanation runs, the deeper and convolutional networks.
@@ -413,3 +413,86 @@ def figure(table: Any, width: int, settings: Sequence[tuple[str, float]], *, mod
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=3)
     return fig
+
+
+#: The explanation's claims (``digits-frontier-why``): what the final neuron norms rank, and pruning the mce count of
+#: neurons in other orders. Each: (name, metric as ``(a, b)`` meaning a - b, kind, words, scale).
+WHY = (
+    ("noise-rank", ("ranking/spearman_noise", "ranking/spearman_noise_free"), "control",
+     "the final norms rank the accumulated noise more than the noise-free part (Spearman)", 1.0),
+    ("free-mce", ("prune/mce0.1/noise_free/test_acc", "prune/mce0.1/test_acc"), "pruning rule",
+     "pruning the smallest noise-free norms keeps more test accuracy than the smallest final norms (mce)", 100.0),
+    ("largest-mce", ("prune/mce0.1/largest/test_acc", "prune/mce0.1/test_acc"), "pruning rule",
+     "pruning the largest final norms keeps more test accuracy than the smallest (mce)", 100.0),
+    ("mce-random", ("prune/mce0.1/test_acc", "prune/mce0.1/random/test_acc"), "pruning rule",
+     "pruning the smallest final norms (mce) keeps more test accuracy than random neurons", 100.0),
+)
+_NET = ("model", "depth", "width")
+
+
+def _noisy_settings(frame: Any) -> list[tuple]:
+    grid = select(frame, role="grid")
+    grid = grid[grid["alpha"].notna()]
+    keys = [*_NET, "noise", "alpha", "sigma"]
+    found = {tuple(r) for r in grid[keys].itertuples(index=False)}
+    return sorted(found, key=lambda s: (s[0] != "fcn", s[0], int(s[1]), int(s[2]), _type(s[3]) or 0, -s[4], s[5]))
+
+
+def why_claims(frame: Any) -> list[Claim]:
+    """The claims of :data:`WHY` for every noisy setting of the explanation runs: one Holm family ``"why"``.
+
+    Each compares, within one trained network and paired by seed, two of its own numbers (``a - b`` > 0
+    predicted): no control group, so the interval is that of the mean difference over seeds.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    out = []
+    for model, depth, width, noise, alpha, sigma in _noisy_settings(frame):
+        treated = {"role": "grid", "model": model, "depth": int(depth), "width": int(width), "noise": noise,
+                   "alpha": float(alpha), "sigma": float(sigma)}
+        where = (f"{network(model, int(depth))}, width {int(width)}, type {_type(noise)}, alpha {alpha:g}, "
+                 f"sigma {sigma:g}")
+        for name, metric, kind, words, scale in WHY:
+            key = f"{name}-{model}{int(depth)}-w{int(width)}-t{_type(noise)}-a{round(alpha * 100)}-s{sigma:g}"
+            out.append(Claim(key.replace(".", "p").replace("e-0", "m"), f"{where}: {words}", kind, "any noise", "why",
+                             metric, treated, None, family="why", scale=scale))
+    return out
+
+
+def why_table(frame: Any) -> Any:
+    """Medians over seeds, per noisy setting and for no noise: the mce fraction, the Spearman correlations of the
+    final norms with the noise and the noise-free norms, and the test accuracy unpruned and after pruning the mce
+    count of neurons by the smallest final norms (mce), the largest, the smallest noise-free norms and at random.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    columns = {"mce fraction": MCE, "rho(noise)": "ranking/spearman_noise",
+               "rho(noise-free)": "ranking/spearman_noise_free", "unpruned": "test_acc",
+               "mce": "prune/mce0.1/test_acc", "largest": "prune/mce0.1/largest/test_acc",
+               "noise-free": "prune/mce0.1/noise_free/test_acc", "random": "prune/mce0.1/random/test_acc"}
+    grid = select(frame, role="grid").assign(noise=lambda t: t["noise"].where(t["alpha"].notna(), "none"),
+                                             sigma=lambda t: t["sigma"].where(t["alpha"].notna(), 0.0))
+    grid = grid.assign(network=[network(m, int(d)) for m, d in zip(grid["model"], grid["depth"], strict=True)],
+                       type=[_type(n) if n != "none" else 0 for n in grid["noise"]])
+    table = grid.groupby(["network", "width", "type", "alpha", "sigma"], dropna=False)[list(columns.values())].median()
+    return table.rename(columns={v: k for k, v in columns.items()})
+
+
+def why_grid(assessment: Any) -> Any:
+    """The verdicts of :func:`why_claims` as a grid: a row per setting, a column per claim of :data:`WHY`.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    import pandas as pd
+
+    rows = []
+    for f in assessment:
+        t = f.claim.treated
+        if f.claim.family != "why":
+            continue
+        rows.append({"network": network(t["model"], t["depth"]), "width": t["width"], "type": _type(t["noise"]),
+                     "alpha": t["alpha"], "sigma": t["sigma"],
+                     "claim": next(name for name, *_ in WHY if f.claim.key.startswith(name + "-")),
+                     "mark": _MARK[f.verdict]})
+    if not rows:
+        return pd.DataFrame()
+    grid = pd.DataFrame(rows).pivot_table(index=["network", "width", "type", "alpha", "sigma"], columns="claim",
+                                          values="mark", aggfunc="first")
+    return grid.reindex(columns=[name for name, *_ in WHY])

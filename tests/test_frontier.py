@@ -106,6 +106,46 @@ def test_settings_and_claims_keep_networks_apart():
     assert fr.network("fcn", 2) == "1 hidden layer" and fr.network("cnn", 3) == "CNN"
 
 
+def _why(n_seeds: int = 8) -> pd.DataFrame:
+    """Explanation runs: type 1 at alpha 1.5, where the norms follow the noise and the largest-norm order wins, and
+    type 2 at alpha 1.5, where mce wins; plus the noise-free network (no ranking: NaN)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in range(n_seeds):
+        base = {"role": "grid", "model": "fcn", "depth": 2, "width": 256, "seed": seed, "test_acc": 0.93, fr.MCE: 0.1}
+        rows.append({**base, "noise": "per_neuron", "alpha": np.nan, "sigma": 0.0, "ranking/spearman_noise": np.nan,
+                     "ranking/spearman_noise_free": 1.0, "prune/mce0.1/test_acc": 0.92,
+                     "prune/mce0.1/largest/test_acc": 0.5, "prune/mce0.1/noise_free/test_acc": 0.92,
+                     "prune/mce0.1/random/test_acc": 0.9})
+        for noise, follows in (("per_neuron", True), ("per_weight", False)):
+            e = 0.005 * rng.standard_normal(4)
+            rows.append({**base, "noise": noise, "alpha": 1.5, "sigma": 3e-3,
+                         "ranking/spearman_noise": (0.9 if follows else 0.2) + e[0],
+                         "ranking/spearman_noise_free": (0.5 if follows else 0.9) + e[1],
+                         "prune/mce0.1/test_acc": (0.70 if follows else 0.91) + e[2],
+                         "prune/mce0.1/largest/test_acc": (0.80 if follows else 0.6) + e[3],
+                         "prune/mce0.1/noise_free/test_acc": 0.9, "prune/mce0.1/random/test_acc": 0.78})
+    frame = pd.DataFrame(rows)
+    frame["hash"], frame["matched_to"] = [f"h{i}" for i in range(len(frame))], None
+    return frame
+
+
+def test_why_claims_read_each_network_against_itself():
+    from htsgd.evidence import assess
+
+    frame = _why()
+    claims = fr.why_claims(frame)
+    assert len(claims) == 2 * len(fr.WHY) and {c.family for c in claims} == {"why"}
+    grid = fr.why_grid(assess(claims, {"why": frame}))
+    assert list(grid.columns) == [name for name, *_ in fr.WHY]
+    type1, type2 = grid.iloc[0], grid.iloc[1]
+    assert type1.tolist() == ["holds", "holds", "holds", "fails"]  # the norms follow the noise; mce loses to random
+    assert type2.tolist() == ["fails", "fails", "fails", "holds"]
+    table = fr.why_table(frame)
+    assert table.loc[("1 hidden layer", 256, 1, 1.5, 3e-3), "largest"] == pytest.approx(0.80, abs=0.01)
+    assert table[table.index.get_level_values("type") == 0]["rho(noise)"].isna().all()  # no noise: nothing to rank
+
+
 def test_summary_counts_seeds_and_capped_cells():
     table = fr.summary(_map(n_seeds=4))
     top = table[(table.alpha == 1.5) & (table.sigma == SIGMAS[-1])].iloc[0]
