@@ -41,7 +41,7 @@ from .sweep.tables import find_results, select
 
 __all__ = [
     "SWEEPS", "DROPS", "MCE", "PRUNABLE", "QUANTITIES", "COMPARATORS",
-    "load", "network", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure", "WHY", "why_claims", "why_table", "why_grid",
+    "load", "complete_widths", "tested", "network", "heavy_settings", "claims", "verdict", "summary", "verdict_grid", "together", "tally", "reading", "headline", "figure", "WHY", "why_claims", "why_table", "why_grid",
 ]
 
 #: The packaged sweeps the chapter reads: the map, the explanation runs, the deeper and convolutional networks.
@@ -92,6 +92,40 @@ def load(name: str = "digits-frontier", start: Any = None) -> tuple[Any, dict]:
     provenance = json.loads(about.read_text()) if about.is_file() else {}
     provenance["source"] = "results/" + name if found is not None else "the copy shipped with htsgd"
     return pd.read_csv(path), provenance
+
+
+def complete_widths(frame: Any, name: str = "digits-frontier") -> list[int]:
+    """The widths at which ``frame`` holds every grid cell (seed) of the packaged sweep ``name``.
+
+    The claims are tested at these widths only: a width whose seeds are still being computed (the sweep runs in
+    blocks of seeds, across sessions) is drawn and counted but not tested, since its intervals would rest on a
+    part of the seeds chosen by the order of computation, and its claims would enlarge the Holm family.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    from .sweep import load_config
+
+    check_choice("name", name, SWEEPS)
+    wanted: dict[int, set] = {}
+    for cell in load_config(name).cells():
+        wanted.setdefault(int(cell.width), set()).add((cell.seed, cell.noise if cell.noisy else None,
+                                                       round(cell.alpha, 6) if cell.noisy else None,
+                                                       round(cell.sigma, 12) if cell.noisy else None))
+    grid = select(frame, role="grid")
+    out = []
+    for width, cells in sorted(wanted.items()):
+        rows = grid[grid["width"] == width]
+        have = {(int(r.seed), r.noise if r.alpha == r.alpha else None, round(r.alpha, 6) if r.alpha == r.alpha else None,
+                 round(r.sigma, 12) if r.alpha == r.alpha else None) for r in rows.itertuples()}
+        if cells <= have:
+            out.append(width)
+    return out
+
+
+def tested(frame: Any, name: str = "digits-frontier") -> Any:
+    """The rows of ``frame`` at :func:`complete_widths`: the part of the results the claims are tested on.
+
+    Introduced in the chapter *Compressibility against accuracy*."""
+    return frame[frame["width"].isin(complete_widths(frame, name))]
 
 
 def _type(noise: str) -> int | None:

@@ -146,6 +146,13 @@ def test_why_claims_read_each_network_against_itself():
     assert table[table.index.get_level_values("type") == 0]["rho(noise)"].isna().all()  # no noise: nothing to rank
 
 
+def test_complete_widths_are_those_with_every_seed_of_the_config():
+    frame, _ = fr.load("digits-frontier", start=ROOT)
+    assert 256 in fr.complete_widths(frame)
+    assert fr.complete_widths(frame[frame.seed != 7]) == []  # one seed missing everywhere: no width is complete
+    assert set(fr.tested(frame).width) == set(fr.complete_widths(frame))
+
+
 def test_summary_counts_seeds_and_capped_cells():
     table = fr.summary(_map(n_seeds=4))
     top = table[(table.alpha == 1.5) & (table.sigma == SIGMAS[-1])].iloc[0]
@@ -205,7 +212,7 @@ _README_LINE = re.compile(
 
 def test_the_readme_states_the_verdict_the_committed_results_give():
     frame, _ = fr.load("digits-frontier", start=ROOT)
-    counts = fr.tally(fr.verdict(frame))
+    counts = fr.tally(fr.verdict(fr.tested(frame)))
     text = " ".join((ROOT / "README.md").read_text().split())
     section = text[text.index("## What the book finds"):text.index("## The two commands")]
     for quantity, label in (("compressible", "**Compressibility**"), ("robust", "**Robustness under pruning**")):
@@ -235,4 +242,4 @@ def test_the_chapter_keeps_its_code_budget_and_states_predictions_before_numbers
     assert len(lines) <= 250, len(lines)
     assert not re.search(r"^\s*assert\b", "\n".join(cells), flags=re.M)
     first_result = min(source.find(s) % len(source) for s in ("assess(", "hs.frontier.figure(", "hs.frontier.verdict("))
-    assert source.index("## The predictions") < source.index("CLAIMS = hs.frontier.claims(frame)") < first_result
+    assert source.index("## The predictions") < source.index("CLAIMS = hs.frontier.claims(") < first_result
