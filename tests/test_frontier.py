@@ -215,6 +215,8 @@ def test_the_readme_states_the_verdict_the_committed_results_give():
     counts = fr.tally(fr.verdict(fr.tested(frame)))
     text = " ".join((ROOT / "README.md").read_text().split())
     section = text[text.index("## What the book finds"):text.index("## The two commands")]
+    widths = re.search(r"tested at widths? ([\d, and]+) \(", section)
+    assert widths and [int(w) for w in re.findall(r"\d+", widths[1])] == fr.complete_widths(frame)
     for quantity, label in (("compressible", "**Compressibility**"), ("robust", "**Robustness under pruning**")):
         line = section[section.index(label):]
         found = _README_LINE.search(line)
