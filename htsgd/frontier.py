@@ -502,8 +502,9 @@ def why_table(frame: Any) -> Any:
                "rho(noise-free)": "ranking/spearman_noise_free", "unpruned": "test_acc",
                "mce": "prune/mce0.1/test_acc", "largest": "prune/mce0.1/largest/test_acc",
                "noise-free": "prune/mce0.1/noise_free/test_acc", "random": "prune/mce0.1/random/test_acc"}
-    grid = select(frame, role="grid").assign(noise=lambda t: t["noise"].where(t["alpha"].notna(), "none"),
-                                             sigma=lambda t: t["sigma"].where(t["alpha"].notna(), 0.0))
+    keep = [*_NET, "noise", "alpha", "sigma", *columns.values()]
+    grid = select(frame, role="grid")[keep].assign(noise=lambda t: t["noise"].where(t["alpha"].notna(), "none"),
+                                                   sigma=lambda t: t["sigma"].where(t["alpha"].notna(), 0.0))
     grid = grid.assign(network=[network(m, int(d)) for m, d in zip(grid["model"], grid["depth"], strict=True)],
                        type=[_type(n) if n != "none" else 0 for n in grid["noise"]])
     table = grid.groupby(["network", "width", "type", "alpha", "sigma"], dropna=False)[list(columns.values())].median()
