@@ -192,8 +192,9 @@ def test_a_tiny_cnn_cell_runs_end_to_end_through_the_sweep(tmp_path):
     assert list(frame.role) == ["grid", "matched_steps"] and set(frame.model) == {"cnn"}
     row = frame.iloc[0]
     assert row["pruning_curve/norm/0"] == row["test_acc"] and 0 <= row["prunable_at/norm/0.01"] < 1
-    record = cell.run_cell(base.to_dict())
+    record = sweep.Cache(tmp_path).get(row["hash"])["metrics"]
     assert [len(n) for n in record["neuron_norms"]] == [3, 6]  # filters of conv1 and conv2
+    assert record["prune"]["mce0.1"]["pruned_fraction"] == row["prune/mce0.1/pruned_fraction"]
     with pytest.raises(ValueError, match="model 'cnn' needs images"):
         cell.run_cell(base.replace(dataset_options={**base.dataset_options, "input_dim": 10}).to_dict())
 
