@@ -9,6 +9,9 @@ validate; one tiny CNN cell runs end to end through the sweep runner.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +20,9 @@ from htsgd import noise as hn
 from htsgd.nets import FCN, SmallCNN
 from htsgd.optim import HeavyTailedSGD, paper_param_groups
 from htsgd.sweep import ExperimentConfig, cell
+from htsgd.sweep.runner import runner_of
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------------------- the CNN's shapes
 
@@ -177,6 +183,19 @@ def test_the_packaged_digits_frontier_deep_grid():
     assert set(cfg.matched_steps) == {2.0, 1.5}
     for c in cells:  # every cell round-trips through its dict, as the runner ships it
         assert ExperimentConfig.from_dict(c.to_dict()) == c
+
+
+def test_the_committed_results_hold_every_grid_cell_of_the_config_and_its_controls():
+    """results/digits-frontier-deep ran with --batch 16: FCN cells keyed by the batched runner, CNN cells
+    (which do not batch) by their own; a config edit that orphans the committed rows fails here."""
+    cfg = sweep.load_config("digits-frontier-deep")
+    frame = pd.read_csv(ROOT / "results" / "digits-frontier-deep" / "results.csv")
+    grid = frame[frame.role == "grid"]
+    assert set(grid.hash) == {sweep.cell_hash(c, runner_of(c, cfg.runner, 16)) for c in cfg.cells()}
+    noisy = grid[grid.alpha.notna()]
+    assert set(frame.loc[frame.role == "matched_steps", "matched_to"]) == set(noisy.hash)
+    capped = grid.stopped_by != "threshold"  # kept and marked, not hidden
+    assert set(grid.loc[capped, "stopped_by"]) <= {"max_iters", "diverged"} and grid.loc[capped, "alpha"].notna().all()
 
 
 def test_a_tiny_cnn_cell_runs_end_to_end_through_the_sweep(tmp_path):
