@@ -60,8 +60,8 @@ def _completeness(frame: pd.DataFrame, sweep: str, command: str, batched: bool) 
     """Which of the packaged config's grid cells the results hold: all of them, or some (per width, the seeds)."""
     config = htsgd.sweep.load_config(sweep)
     cells = config.cells()
-    runner = htsgd.sweep.runner.BATCHED_RUNNER if batched else config.runner  # batched cells have their own keys
-    hashes = {htsgd.sweep.cell_hash(c, runner): c for c in cells}
+    batch = 1 if batched else None  # batched cells have their own keys; cells that cannot batch (a CNN) keep theirs
+    hashes = {htsgd.sweep.cell_hash(c, htsgd.sweep.runner.runner_of(c, config.runner, batch)): c for c in cells}
     held = set(frame.loc[frame.role == "grid", "hash"])
     if not held <= set(hashes):
         raise SystemExit(f"results.csv holds {len(held - set(hashes))} grid cells that {sweep} does not have")

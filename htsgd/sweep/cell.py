@@ -62,9 +62,23 @@ def _build_model(cfg: ExperimentConfig, data: Any, device: Any) -> Any:
     if cfg.model == "fcn":
         input_dim = int(np.prod(data.x_train.shape[1:]))
         model = nets.FCN(input_dim, cfg.width, cfg.depth, data.num_classes, bias=cfg.bias)
+    elif cfg.model == "cnn":
+        model = nets.SmallCNN(data.num_classes, cfg.width, image_shape=_image_shape(data.input_shape), bias=cfg.bias)
     else:
         model = nets.VGG11Wide(data.num_classes)
     return model.to(device)
+
+
+def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """``(channels, H, W)`` of the inputs: images as they are, a flat input as one square channel."""
+    if len(input_shape) == 3:
+        return (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+    side = math.isqrt(int(math.prod(input_shape)))
+    if len(input_shape) != 1 or side * side != input_shape[0]:
+        raise ValueError(
+            f"model 'cnn' needs images (channels, H, W) or flat square images; the data's inputs are {input_shape}"
+        )
+    return (1, side, side)
 
 
 def _build_optimizer(cfg: ExperimentConfig, model: Any) -> Any:

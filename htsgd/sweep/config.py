@@ -58,8 +58,8 @@ MAX_CELLS = 100_000
 #: Datasets a cell can train on: every classification loader of :mod:`htsgd.data`
 #: (the measurements are accuracies, so the regression task is left out).
 DATASETS = tuple(name for name in _data.names() if not name.endswith("_regression"))
-#: :class:`htsgd.nets.FCN` and :class:`htsgd.nets.VGG11Wide`.
-MODELS = ("fcn", "vgg11wide")
+#: :class:`htsgd.nets.FCN`, :class:`htsgd.nets.SmallCNN` and :class:`htsgd.nets.VGG11Wide`.
+MODELS = ("fcn", "cnn", "vgg11wide")
 #: The noise types (the paper's types 1, 2, 3): the names of :mod:`htsgd.noise`'s registry.
 NOISE_TYPES = _noise.names()
 DEVICES = ("cpu", "cuda", "auto")
@@ -142,13 +142,16 @@ class ExperimentConfig:
         Seed of the dataset itself (generated data, random subsets); the same for
         every training seed, so seeds vary the network and the noise only. ``None``
         keeps the loader's default (the standard MNIST-1D, for instance).
-    model : {"fcn", "vgg11wide"}
-        :class:`htsgd.nets.FCN` or :class:`htsgd.nets.VGG11Wide`.
+    model : {"fcn", "cnn", "vgg11wide"}
+        :class:`htsgd.nets.FCN`, :class:`htsgd.nets.SmallCNN` (image inputs: flat digits are
+        reshaped to one channel of a square) or :class:`htsgd.nets.VGG11Wide`.
     width, depth : int
         FCN width and number of weight layers (``depth = 2``: one hidden layer,
-        the authors' convention). Ignored by ``vgg11wide``.
+        the authors' convention). For ``cnn``, ``width`` is the filters of the first
+        convolution (the second has twice as many) and ``depth`` is ignored; ``vgg11wide``
+        ignores both.
     bias : bool
-        FCN biases (the authors use none).
+        FCN and CNN biases (the authors use none).
     noise : {"per_neuron", "per_weight", "isotropic"}
         The paper's noise types 1, 2, 3 (:class:`htsgd.optim.HeavyTailedSGD`).
     alpha : float or None
