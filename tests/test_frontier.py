@@ -153,6 +153,27 @@ def test_complete_widths_are_those_with_every_seed_of_the_config():
     assert set(fr.tested(frame).width) == set(fr.complete_widths(frame))
 
 
+def test_networks_that_did_not_train_leave_the_pruning_claims():
+    frame = _map()  # the third sigma's grid cells are capped
+    kept = fr.trained(frame)
+    capped = frame.stopped_by == "max_iters"
+    assert kept.loc[capped, fr.MCE].isna().all() and kept.loc[~capped, fr.MCE].notna().all()
+    assert kept.loc[capped, "test_acc"].equals(frame.loc[capped, "test_acc"])  # the accuracy still counts
+
+
+def test_fixed_sigma_claims_pair_each_level_with_gaussian_noise_and_no_noise():
+    from htsgd.evidence import assess
+
+    frame = fr.trained(_map())
+    claims = fr.fixed_claims(frame)
+    assert len(claims) == len(SIGMAS) * 2 * 2  # levels x quantities x comparators
+    found = assess(claims, {"map": frame})
+    grid = fr.fixed_grid(found)
+    cell = grid.loc[("1 hidden layer", 256, 1, 1.5, 1e-3), ("compressible", "gaussian")]
+    assert re.fullmatch(r"holds \(\+0\.(09|10|11), 6 seeds\)", cell), cell  # 0.1 plus the noise of two draws
+    assert grid.loc[("1 hidden layer", 256, 1, 1.5, 1e-2), ("robust", "none")] == "? (no network trained)"
+
+
 def test_summary_counts_seeds_and_capped_cells():
     table = fr.summary(_map(n_seeds=4))
     top = table[(table.alpha == 1.5) & (table.sigma == SIGMAS[-1])].iloc[0]
