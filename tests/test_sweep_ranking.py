@@ -13,8 +13,10 @@ records alone.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -23,6 +25,7 @@ from htsgd import compress, sweep
 from htsgd.sweep import ConfigError, ExperimentConfig, cell, metrics
 from htsgd.sweep.runner import BATCHED_RUNNER
 
+ROOT = Path(__file__).resolve().parents[1]
 GRID = [0.0, 0.25, 0.5, 0.75]
 
 TINY = ExperimentConfig(
@@ -112,7 +115,7 @@ def test_the_recorded_ranking_and_order_pruning_are_those_of_the_trained_network
         assert set(m["prunable_at"][order]) == {f"{d:g}" for d in cell.PRUNABLE_DROPS}
     assert metrics.metrics_problem(m, cfg.to_dict()) is None
     if run == "quiet":  # no noise: nothing to rank by it (null, not a number); the noise-free norms are the norms
-        assert got["spearman_noise"] is None and got["spearman_noise_free"] == 1.0
+        assert got["spearman_noise"] is None and got["spearman_noise_free"] == pytest.approx(1.0, abs=1e-12)
         assert entry["noise_free"] == {k: v for k, v in entry.items() if k in entry["noise_free"]}
     else:  # type 1: the recorded noise of neuron j is N_j (1, ..., 1), up to the float32 rounding of
         # w + s_j in each weight (a relative 6e-8 per step, 60 steps at most)
@@ -160,7 +163,8 @@ def test_a_matched_steps_control_records_null_for_its_noise_correlation(tmp_path
     frame = sweep.run_sweep(cfg, cache=tmp_path, executor="serial", progress=False)
     assert list(frame.role) == ["grid", "matched_steps"]
     control = frame[frame.role == "matched_steps"].iloc[0]
-    assert np.isnan(control["ranking/spearman_noise"]) and control["ranking/spearman_noise_free"] == 1.0
+    assert np.isnan(control["ranking/spearman_noise"])
+    assert control["ranking/spearman_noise_free"] == pytest.approx(1.0, abs=1e-12)
     assert not np.isnan(frame.loc[0, "ranking/spearman_noise"])
     for order in ("random", "largest", "noise_free"):
         assert f"prune/mce0.1/{order}/test_acc" in frame.columns
@@ -181,3 +185,13 @@ def test_the_packaged_digits_frontier_why_grid_trains_as_digits_frontier_does():
         (n, a) for n in ("per_neuron", "per_weight", "isotropic") for a in (2.0, 1.5)}
     assert {c.sigma for c in noisy} == {0.001, 0.003, 0.01}
     assert any(c.alpha is None for c in cells) and len({c.seed for c in cells}) >= 2
+
+
+def test_the_committed_digits_frontier_why_results_are_cells_of_the_packaged_sweep():
+    frame = pd.read_csv(ROOT / "results" / "digits-frontier-why" / "results.csv")
+    hashes = {sweep.cell_hash(c, BATCHED_RUNNER) for c in sweep.load_config("digits-frontier-why").cells()}
+    assert set(frame.hash) <= hashes and frame.hash.is_unique
+    noisy = frame.alpha.notna()
+    assert frame.loc[noisy, "ranking/spearman_noise"].notna().all()
+    assert frame.loc[~noisy, "ranking/spearman_noise"].isna().all()
+    assert np.allclose(frame.loc[~noisy, "ranking/spearman_noise_free"], 1.0, rtol=0, atol=1e-12)
