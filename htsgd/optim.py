@@ -329,12 +329,7 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             before = p.detach().to(torch.float64, copy=True) if self._record_noise else None
             add_stable_noise_(p, group["alpha"], scale, group["noise"], self._generator(p.device), fused=fused)
             if before is not None:
-                # What the noise changed in the stored weight, on every path (eager or fused): the
-                # difference after - before in float64, exact for float32 weights unless a step
-                # changes a weight's binary exponent by more than 29.
-                change = p.detach().to(torch.float64) - before
-                total = self._noise_sums.get(id(p))
-                self._noise_sums[id(p)] = change if total is None else total.add_(change)
+                _accumulate_change(self._noise_sums, id(p), before, p)
 
     def accumulated_noise(self, p: torch.Tensor) -> torch.Tensor:
         """The sum of the noise added to parameter ``p`` so far, float64, of ``p``'s shape.
@@ -358,6 +353,18 @@ class HeavyTailedSGD(torch.optim.Optimizer):
             raise ValueError("p is not a parameter of this optimizer")
         total = self._noise_sums.get(id(p))
         return torch.zeros(p.shape, dtype=torch.float64, device=p.device) if total is None else total.clone()
+
+
+def _accumulate_change(sums: dict[int, torch.Tensor], key: int, before: torch.Tensor, p: torch.Tensor) -> None:
+    """Add what a noise step changed in ``p`` (``p - before``, float64) to ``sums[key]``.
+
+    The record of ``record_noise``, shared with :func:`htsgd.train_batched.train_batched`: the
+    difference after - before in float64, on every path (eager or fused), exact for float32
+    weights unless a step changes a weight's binary exponent by more than 29.
+    """
+    change = p.detach().to(torch.float64) - before
+    total = sums.get(key)
+    sums[key] = change if total is None else total.add_(change)
 
 
 def _takes_noise(group: dict[str, Any]) -> bool:

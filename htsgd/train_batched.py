@@ -70,6 +70,9 @@ class _NoiseSpec:
     noise: str
     generator: torch.Generator
     fused: bool
+    #: The optimizer's noise sums and the keys of the parameters at ``positions`` (``record_noise``).
+    sums: dict[int, torch.Tensor] | None = None
+    keys: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -134,7 +137,9 @@ def _member(i: int, model: FCN, opt: Any, device: torch.device) -> _Member:
             for p in group["params"]:
                 _optim._check_noise_fits(p, scale)
             fused = opt._fused if opt._fused is not None else (device.type == "cuda" and _optim.fused_available())
-            noise.append(_NoiseSpec(ks, group["alpha"], scale, group["noise"], opt._generator(device), fused))
+            sums = opt._noise_sums if opt._record_noise else None  # accumulated_noise() reads them after
+            noise.append(_NoiseSpec(ks, group["alpha"], scale, group["noise"], opt._generator(device), fused,
+                                    sums, [id(p) for p in group["params"]]))
     if None in lrs:
         raise ValueError(f"optimizers[{i}] does not hold every parameter of models[{i}]")
     return _Member(model, lrs, noise)  # type: ignore[arg-type]
@@ -189,12 +194,19 @@ class _Stack:
 
     @torch.no_grad()
     def add_noise(self) -> None:
-        """Each member's noise from its own generator, layer by layer in its optimizer's order."""
+        """Each member's noise from its own generator, layer by layer in its optimizer's order.
+
+        With the optimizer's ``record_noise`` the change is summed into its noise sums as
+        :class:`htsgd.optim.HeavyTailedSGD` sums it, so its ``accumulated_noise`` holds the member's.
+        """
         for a, m in enumerate(self.members):
             for spec in m.noise:
-                for k in spec.positions:
-                    _noise.add_noise_(self.member(k, a), spec.noise, spec.alpha, spec.scale, spec.generator,
-                                             fused=spec.fused)
+                for k, key in zip(spec.positions, spec.keys, strict=True):
+                    w = self.member(k, a)
+                    before = None if spec.sums is None else w.to(torch.float64, copy=True)
+                    _noise.add_noise_(w, spec.noise, spec.alpha, spec.scale, spec.generator, fused=spec.fused)
+                    if before is not None:
+                        _optim._accumulate_change(spec.sums, key, before, w)
 
     @torch.no_grad()
     def write_back(self, positions: Sequence[int]) -> None:

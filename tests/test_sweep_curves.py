@@ -55,9 +55,9 @@ def trained(monkeypatch):
     seen = []
     measure = cell._measure_cell
 
-    def spy(cfg, model, data, result, device):
+    def spy(cfg, model, data, result, device, opt=None):
         seen.append((cfg, model, data))
-        return measure(cfg, model, data, result, device)
+        return measure(cfg, model, data, result, device, opt)
 
     monkeypatch.setattr(cell, "_measure_cell", spy)
     return seen

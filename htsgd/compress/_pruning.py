@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, real_array
 from .._random import SeedLike, torch_generator
 from ._curves import count_of_fraction, neuron_norms
 
@@ -165,6 +166,23 @@ def _check_counts(counts: Any, layers: list[tuple[str, nn.Module]]) -> list[int]
     ]
 
 
+def layer_scores(name: str, scores: Any, neurons: Sequence[int]) -> list[torch.Tensor]:
+    """``scores`` as one CPU float64 vector per hidden layer of ``neurons[l]`` finite numbers (checked).
+
+    Package-internal: :func:`prune_neurons` and the pruning curves share it; ``name`` names the
+    argument in the error.
+    """
+    if isinstance(scores, (str, bytes)) or not isinstance(scores, Sequence) or len(scores) != len(neurons):
+        raise ValueError(f"{name} must hold one vector per hidden layer ({len(neurons)})")
+    out = []
+    for i, (v, n) in enumerate(zip(scores, neurons, strict=True)):
+        arr = real_array(f"{name}[{i}]", v)
+        if arr.shape != (n,) or not np.isfinite(arr).all():
+            raise ValueError(f"{name}[{i}] must be {n} finite numbers, one per neuron; got shape {arr.shape}")
+        out.append(torch.from_numpy(arr))
+    return out
+
+
 def prune_neurons(
     model: nn.Module,
     *,
@@ -173,6 +191,7 @@ def prune_neurons(
     counts: Sequence[int] | None = None,
     order: str = "norm",
     generator: SeedLike = None,
+    scores: Sequence[Any] | None = None,
 ) -> nn.Module:
     """Structured pruning: a copy of ``model`` with whole neurons of its hidden layers zeroed.
 
@@ -194,6 +213,12 @@ def prune_neurons(
         Smallest norms first, largest norms first, or a random choice (the control).
     generator : None, int or torch.Generator
         Seed for ``order="random"`` (one stream for all layers).
+    scores : sequence of array_like, optional
+        One finite, non-negative score per neuron of each hidden layer (shape ``(n_l,)``
+        per layer), ordered in place of the neuron norms: with ``order="norm"`` the
+        smallest scores are pruned first (for example the noise-free norms of
+        :func:`noise_ranking`). Only with ``fraction`` or ``counts`` (the ``mce`` rule
+        sums the norms themselves).
 
     Returns
     -------
@@ -218,15 +243,18 @@ def prune_neurons(
     check_choice("order", order, ORDERS)
     if mce is not None:
         check_real("mce", mce, low=0, high=1)
+        if scores is not None:
+            raise ValueError("scores replace the norms in the order only: give them with fraction or counts, not mce")
     if fraction is not None:
         check_real("fraction", fraction, low=0, high=1)
     new = copy.deepcopy(model)
     layers = hidden_layers(new)
     per_layer = _check_counts(counts, layers) if counts is not None else None
+    ranked = None if scores is None else layer_scores("scores", scores, [m.weight.shape[0] for _, m in layers])
     gen = torch_generator(generator, "cpu") if order == "random" else None
     with torch.no_grad():
         for i, (_, layer) in enumerate(layers):
-            norms = neuron_norms(layer.weight)
+            norms = neuron_norms(layer.weight) if ranked is None else ranked[i]
             mask = select_neurons(
                 norms,
                 mce=mce,

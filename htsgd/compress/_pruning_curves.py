@@ -28,7 +28,7 @@ from torch import nn
 from .._checks import check_choice, check_int, check_real, real_array
 from .._random import SeedLike, torch_generator
 from ._curves import count_of_fraction, neuron_norms
-from ._pruning import ORDERS, hidden_layers, neuron_order
+from ._pruning import ORDERS, hidden_layers, layer_scores, neuron_order
 
 #: The default grid of pruned fractions: 0, 0.05, ..., 0.95 (20 points).
 DEFAULT_FRACTIONS = tuple(round(0.05 * i, 2) for i in range(20))
@@ -131,15 +131,7 @@ def _check_scores(scores: Any, neurons: Sequence[int]) -> dict[str, list[torch.T
     for name, per_layer in scores.items():
         if not isinstance(name, str) or name in ORDERS:
             raise ValueError(f"a score's name must be a str other than {ORDERS}, got {name!r}")
-        if isinstance(per_layer, (str, bytes)) or not isinstance(per_layer, Sequence) or len(per_layer) != len(neurons):
-            raise ValueError(f"scores[{name!r}] must hold one vector per hidden layer ({len(neurons)})")
-        vectors = []
-        for i, (v, n) in enumerate(zip(per_layer, neurons, strict=True)):
-            arr = real_array(f"scores[{name!r}][{i}]", v)
-            if arr.shape != (n,) or not np.isfinite(arr).all():
-                raise ValueError(f"scores[{name!r}][{i}] must be {n} finite numbers, one per neuron; got shape {arr.shape}")
-            vectors.append(torch.from_numpy(arr))
-        out[name] = vectors
+        out[name] = layer_scores(f"scores[{name!r}]", per_layer, neurons)
     return out
 
 

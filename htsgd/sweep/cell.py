@@ -95,6 +95,7 @@ def _build_optimizer(cfg: ExperimentConfig, model: Any) -> Any:
         sigma=cfg.sigma,
         noise=cfg.noise,
         generator=_sub_seed(cfg.seed, _NOISE),
+        record_noise=cfg.noise_ranking,
     )
 
 
@@ -129,12 +130,23 @@ def _measure(model: Any, data: Any) -> dict[str, float]:
     }
 
 
-def _prune_all(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
-    """Every pruning criterion of the config, each beside random pruning of as many neurons."""
+def _prune_all(cfg: ExperimentConfig, model: Any, data: Any, free: list[Any] | None = None) -> dict[str, Any]:
+    """Every pruning criterion of the config, each beside other orders of as many neurons.
+
+    ``random`` (with ``random_prune``), and with ``free`` (the noise-free norms of every hidden
+    layer, ``noise_ranking``) ``largest`` (largest norm first) and ``noise_free`` (smallest
+    noise-free norm first): the same number of neurons in every layer, chosen otherwise.
+    """
     from .. import compress
 
     criteria = [(f"mce{t:g}", {"mce": t}) for t in cfg.prune_mce]
     criteria += [(f"frac{f:g}", {"fraction": f}) for f in cfg.prune_fractions]
+    others: dict[str, dict[str, Any]] = {}
+    if cfg.random_prune:
+        others["random"] = {"order": "random", "generator": _sub_seed(cfg.seed, _PRUNING)}
+    if free is not None:
+        others["largest"] = {"order": "largest"}
+        others["noise_free"] = {"scores": free}
     prune: dict[str, Any] = {}
     for name, kwargs in criteria:
         pruned = compress.prune_neurons(model, **kwargs)
@@ -144,18 +156,9 @@ def _prune_all(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
             "neuron_fraction": float(report.neuron_fraction),
             **_measure(pruned, data),
         }
-        if cfg.random_prune:
-            # The control: as many neurons in every layer, chosen at random.
-            rand = compress.prune_neurons(
-                model,
-                counts=report.pruned_neurons,
-                order="random",
-                generator=_sub_seed(cfg.seed, _PRUNING),
-            )
-            entry["random"] = {
-                "pruned_fraction": float(compress.pruned_fraction(rand)),
-                **_measure(rand, data),
-            }
+        for other, how in others.items():
+            alike = compress.prune_neurons(model, counts=report.pruned_neurons, **how)
+            entry[other] = {"pruned_fraction": float(compress.pruned_fraction(alike)), **_measure(alike, data)}
         prune[name] = entry
     return prune
 
@@ -166,30 +169,58 @@ PRUNABLE_DROPS = (0.005, 0.01, 0.02)
 CURVE_RULES = ("norm", "random")
 
 
-def _pruning_curve(cfg: ExperimentConfig, model: Any, data: Any) -> dict[str, Any]:
+def _pruning_curve(cfg: ExperimentConfig, model: Any, data: Any, free: list[Any] | None = None) -> dict[str, Any]:
     """The test-accuracy pruning curve of ``cfg.prune_curve`` and what it allows to prune, per rule.
 
     ``pruning_curve`` per fraction ``p`` (keys ``f"{p:g}"``) and ``prunable_at`` per drop: flat
     columns such as ``pruning_curve/norm/0.5`` and ``prunable_at/random/0.01`` in ``results.csv``.
     The random draws start from the seed of the random-pruning control, so draw 0 prunes what
     ``prune_neurons(order="random")`` would; the ``random`` curve is the mean of the default
-    number of draws (:func:`htsgd.compress.pruning_curve`).
+    number of draws (:func:`htsgd.compress.pruning_curve`). With ``free`` (the noise-free norms,
+    ``noise_ranking``) the curve also has the rules ``largest`` and ``noise_free``.
     """
     from .. import compress
 
+    rules = CURVE_RULES if free is None else (*CURVE_RULES, "largest")
     curve = compress.pruning_curve(
-        model, data.x_test, data.y_test, fractions=cfg.prune_curve, rules=CURVE_RULES,
-        generator=_sub_seed(cfg.seed, _PRUNING),
+        model, data.x_test, data.y_test, fractions=cfg.prune_curve, rules=rules,
+        scores=None if free is None else {"noise_free": free}, generator=_sub_seed(cfg.seed, _PRUNING),
     )
     return {
         "pruning_curve": {
-            rule: {f"{p:g}": float(a) for p, a in zip(curve.fractions, curve.accuracy[rule], strict=True)}
-            for rule in CURVE_RULES
+            rule: {f"{p:g}": float(a) for p, a in zip(curve.fractions, acc, strict=True)}
+            for rule, acc in curve.accuracy.items()
         },
         "prunable_at": {
-            rule: {f"{d:g}": float(curve.prunable_at(d, rule)) for d in PRUNABLE_DROPS} for rule in CURVE_RULES
+            rule: {f"{d:g}": float(curve.prunable_at(d, rule)) for d in PRUNABLE_DROPS} for rule in curve.accuracy
         },
     }
+
+
+def _noise_ranking(model: Any, opt: Any) -> tuple[dict[str, Any], list[Any]]:
+    """What the trained neuron norms rank (``noise_ranking``), and the noise-free norms per hidden layer.
+
+    ``opt`` recorded the noise (``record_noise``); a noise-free optimizer (plain SGD: no noise,
+    the matched-steps controls) added none, so the noise is zero, ``spearman_noise`` is NaN
+    (null in the record: undefined, not a number) and the noise-free norms are the norms.
+    """
+    import torch
+
+    from .. import compress
+
+    layers = compress.hidden_layers(model)
+    noise = opt if hasattr(opt, "accumulated_noise") else [
+        torch.zeros(m.weight.shape, dtype=torch.float64) for _, m in layers
+    ]
+    rankings = compress.noise_ranking(model, noise)
+    rows = [r.row() for r in rankings]
+    ranking = {
+        "spearman_noise": rows[0]["spearman_noise"],
+        "spearman_noise_free": rows[0]["spearman_noise_free"],
+        "spearman_noise_layers": [r["spearman_noise"] for r in rows],
+        "spearman_noise_free_layers": [r["spearman_noise_free"] for r in rows],
+    }
+    return jsonable(ranking), [r.noise_free_norms for r in rankings]
 
 
 def _neuron_norms_and_tail(cfg: ExperimentConfig, model: Any) -> dict[str, Any]:
@@ -242,7 +273,10 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
         and accuracies, and ``random`` for the random control; empty when training
         diverged); with a ``prune_curve``, ``pruning_curve`` (test accuracy per rule
         ``"norm"``, ``"random"`` and fraction) and ``prunable_at`` (per rule and drop in
-        ``PRUNABLE_DROPS``), both absent when training diverged; ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
+        ``PRUNABLE_DROPS``), both absent when training diverged; with ``noise_ranking``,
+        ``ranking`` (``spearman_noise``, ``spearman_noise_free``: see
+        :class:`ExperimentConfig`), each ``prune`` entry's ``largest`` and ``noise_free``
+        beside ``random``, and the curve's rules ``largest`` and ``noise_free``; ``tail_hill``, ``tail_k``; ``neuron_norms`` (a list per hidden
         layer); ``history``.
 
     Notes
@@ -253,11 +287,17 @@ def run_cell(config: Mapping[str, Any]) -> dict[str, Any]:
     device = _device(cfg)
     data = _load_data(cfg, device)
     model = _build_model(cfg, data, device)
-    return _measure_cell(cfg, model, data, _train(cfg, model, data, _build_optimizer(cfg, model), device), device)
+    opt = _build_optimizer(cfg, model)
+    return _measure_cell(cfg, model, data, _train(cfg, model, data, opt, device), device, opt)
 
 
-def _measure_cell(cfg: ExperimentConfig, model: Any, data: Any, result: Any, device: Any) -> dict[str, Any]:
-    """After training: the metrics, the pruning, the neuron norms and the history of one cell."""
+def _measure_cell(
+    cfg: ExperimentConfig, model: Any, data: Any, result: Any, device: Any, opt: Any = None
+) -> dict[str, Any]:
+    """After training: the metrics, the pruning, the neuron norms and the history of one cell.
+
+    ``opt`` is the cell's optimizer, read for the recorded noise when ``cfg.noise_ranking``.
+    """
     metrics: dict[str, Any] = {
         "iterations": int(result.iterations),
         "stopped_by": str(result.stopped_by),
@@ -267,9 +307,12 @@ def _measure_cell(cfg: ExperimentConfig, model: Any, data: Any, result: Any, dev
         **_measure(model, data),
     }
     diverged = metrics["diverged_at"] is not None
-    metrics["prune"] = {} if diverged else _prune_all(cfg, model, data)
+    free = None
+    if cfg.noise_ranking and not diverged:
+        metrics["ranking"], free = _noise_ranking(model, opt)
+    metrics["prune"] = {} if diverged else _prune_all(cfg, model, data, free)
     if cfg.prune_curve and not diverged:
-        metrics.update(_pruning_curve(cfg, model, data))
+        metrics.update(_pruning_curve(cfg, model, data, free))
     metrics.update(_neuron_norms_and_tail(cfg, model))
     metrics["history"] = jsonable(result.history.to_dict())
     return metrics
@@ -330,14 +373,15 @@ def run_cells(configs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     cfg, device = cfgs[0], _device(cfgs[0])
     data = _load_data(cfg, device)
     models = [_build_model(c, data, device) for c in cfgs]
+    opts = [_build_optimizer(c, m) for c, m in zip(cfgs, models, strict=True)]
     with _one_thread():  # the training and the measurements: a record is the same on every executor
         results = train_batched.train_batched(
-            models, data, [_build_optimizer(c, m) for c, m in zip(cfgs, models, strict=True)],
+            models, data, opts,
             generators=[_sub_seed(c.seed, _BATCHES) for c in cfgs], batch_size=cfg.batch_size,
             max_iters=cfg.max_iters, stop_train_acc=cfg.stop_train_acc, eval_every=cfg.eval_every,
             on_divergence="record", device=device,
         )
-        return [_measure_cell(c, m, data, r, device) for c, m, r in zip(cfgs, models, results, strict=True)]
+        return [_measure_cell(c, m, data, r, device, o) for c, m, r, o in zip(cfgs, models, results, opts, strict=True)]
 
 
 @contextlib.contextmanager

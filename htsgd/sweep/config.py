@@ -180,6 +180,18 @@ class ExperimentConfig:
         fraction, and :func:`htsgd.compress.prunable_at` of both at drops 0.005, 0.01 and
         0.02. Empty (the default) records no curve, and is left out of :meth:`to_dict`,
         so every cell without a curve keeps its hash.
+    noise_ranking : bool
+        Record what the neuron norms rank (:func:`htsgd.compress.noise_ranking`): train with
+        ``record_noise=True`` and store, under ``ranking``, Spearman's rank correlation of the
+        final neuron norms with the norms of the accumulated noise (``spearman_noise``) and
+        of the noise-free part (``spearman_noise_free``) for the first hidden layer (and per
+        hidden layer in ``*_layers`` lists, kept in the cache only); prune as many neurons
+        as each criterion removes by the largest norm first (``largest``) and by the
+        smallest noise-free norm first (``noise_free``) beside ``random``; and, with a
+        ``prune_curve``, add both orders to the curve. A noise-free run (no noise, the
+        matched-steps controls) has zero noise: ``spearman_noise`` is NaN (stored as null),
+        its noise-free norms are its norms. Off by default, and then left out of
+        :meth:`to_dict`, so every other cell keeps its hash.
     tail_fraction : float
         Hill's estimator of the neuron-norm tail index uses the top
         ``tail_fraction`` of the norms.
@@ -213,6 +225,7 @@ class ExperimentConfig:
     prune_fractions: tuple[float, ...] = ()
     random_prune: bool = True
     prune_curve: tuple[float, ...] = ()
+    noise_ranking: bool = False
     tail_fraction: float = 0.1
     device: str = "cpu"
 
@@ -284,6 +297,7 @@ class ExperimentConfig:
         )
         check_bool("random_prune", self.random_prune)
         set_(self, "prune_curve", _curve_grid(self.prune_curve))
+        check_bool("noise_ranking", self.noise_ranking)
         set_(
             self,
             "tail_fraction",
@@ -347,7 +361,7 @@ class ExperimentConfig:
 
 
 #: Fields added after sweeps were cached: :meth:`ExperimentConfig.to_dict` omits them at their default.
-_NEW_FIELDS = frozenset({"prune_curve"})
+_NEW_FIELDS = frozenset({"prune_curve", "noise_ranking"})
 
 
 def _curve_grid(values: Any) -> tuple[float, ...]:

@@ -86,6 +86,8 @@ METRICS: dict[str, Metric] = {
     # A mapping declared as one metric: every number under it (per rule, per fraction or drop).
     "pruning_curve": Metric("real", 0.0, 1.0),
     "prunable_at": Metric("real", 0.0, 1.0),
+    # Spearman's rank correlations (noise_ranking); null where undefined (no noise).
+    "ranking": Metric("real", -1.0, 1.0, nullable=True),
 }
 
 
