@@ -31,8 +31,6 @@ empty sweep cache. Each chapter's cold time and peak memory are printed (``pytes
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import json
 import os
@@ -47,6 +45,7 @@ import pytest
 from nbclient.exceptions import CellTimeoutError
 from page_checks import notebook_number_problems
 from plain_env import write_kernel
+from plain_record import record
 
 from conftest import ROOT, once_per_session
 
@@ -131,31 +130,6 @@ def _run(notebook: Path, workdir: Path) -> tuple[float, dict, nbformat.NotebookN
     return seconds, json.loads(line.removeprefix("HTSGD-PROBE ")), nb
 
 
-def record(bench: Path, chapter: str, entry: dict, session: str, fields: dict) -> dict:
-    """Merge one chapter's ``entry`` into ``bench/plain_install.json`` and return the record: under an exclusive
-    lock (the chapters run in several processes), written to a temporary file and renamed over the old one (a
-    reader never sees half a file). ``fields`` (the install time, the machine, the load at the chapter's start)
-    describe the session: the first chapter of a session (``session``, a name no other session has) sets them and
-    the session's start time; later ones only add their chapter and the load at their end. Chapters that this
-    session did not run keep their earlier entries, each with the time it was measured."""
-    bench.mkdir(parents=True, exist_ok=True)
-    path = bench / "plain_install.json"
-    with open(bench / ".plain_install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        results = {}
-        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-            results = json.loads(path.read_text())
-        if results.get("session") != session:
-            results = {**fields, "session": session, "measured_at": entry["measured_at"],
-                       "chapters": results.get("chapters", {})}
-        results["chapters"] = dict(sorted({**results["chapters"], chapter: entry}.items()))
-        results["load_average_after"] = entry["load_average"][1]
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, path)
-    return results
-
-
 def _execute(chapter: Path, notebooks: Path) -> tuple[float, dict, nbformat.NotebookNode, bool]:
     """Run the chapter's generated notebook, once more after a lost kernel reply (reported and logged)."""
     notebook = notebooks / f"{chapter.stem}.ipynb"
@@ -203,7 +177,7 @@ def test_the_notebook_runs_from_a_plain_install(chapter, plain, monkeypatch):
           f"{json.dumps(entry)}", file=sys.stderr)
     bench = os.environ.get("HTSGD_BENCH_DIR")
     if bench:
-        record(Path(bench), chapter.stem, entry, os.environ.get(execution_log.ENV, str(os.getppid())), {
+        record(Path(bench), chapter.stem, entry, Path(os.environ.get(execution_log.ENV, str(os.getppid()))).name, {
             "install_s": round(plain["install_s"], 1), "emulated": OTHER_MACHINE, "kernel_cpus": BINDER_CPUS,
             "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
             "load_average_before": load_before})
@@ -225,8 +199,8 @@ def test_chapters_measured_in_parallel_merge_into_one_record(tmp_path):
 
     first = {"seconds": 1.0, "measured_at": "then", "load_average": [[0.1], [0.2]]}
     record(tmp_path, "old", first, "earlier", {"install_s": 9.0})
-    script = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/../book/_ext']\n"
-              "from test_plain_install import record\n"
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from plain_record import record\n"
               "for i in range(20):\n"
               "    record(__import__('pathlib').Path(sys.argv[2]), f'{sys.argv[3]}{i}', {'seconds': i,"
               " 'measured_at': sys.argv[3], 'load_average': [[0.0], [0.0]]}, 'now', {'install_s': 1.0})\n")
