@@ -98,18 +98,54 @@ def pytest_runtest_logfinish(nodeid, location):
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected: a run without book tests starts no build
 def pytest_collection_modifyitems(session, config, items):
     """The order, for the CPU the background book build leaves free: with pytest-xdist (`make test`: two
-    workers, an idle one taking queued tests from the other) the long tests that execute chapters themselves go first (the plain install,
-    nbgrader, the README's steps), then the unit tests, then the tests that read the build (it is done by
-    then), then the execution count, which waits for every test that executes chapters, in whichever worker
-    it ran. Alone, pytest runs the unit tests first. The build starts now, in the background, once per
+    workers, an idle one taking queued tests from the other) the long tests that execute chapters themselves
+    (the plain install's chapters, nbgrader, the README's steps) open both workers' shares (:func:`two_heads`),
+    then the unit tests, then the tests that read the build (it is done by then), then the execution count,
+    which waits for every test that executes chapters, in whichever worker it ran. Alone, pytest runs the unit tests first. The build starts now, in the background, once per
     session (:func:`start_book_build`)."""
     last = [item for item in items if item.nodeid.endswith(LAST)]
     book = [item for item in items if "book_build" in getattr(item, "fixturenames", ()) and item not in last]
     executing = [item for item in items if _executes_chapters(item) and item not in book and item not in last]
     rest = [item for item in items if item not in executing and item not in book and item not in last]
-    items[:] = (executing + rest if hasattr(config, "workerinput") else rest + executing) + book + last
+    if hasattr(config, "workerinput"):
+        items[:] = two_heads(executing, rest, len(items), config.workerinput.get("workercount", 2)) + book + last
+    else:
+        items[:] = rest + executing + book + last
     if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
         start_book_build()
+
+
+# Rough seconds of the longest tests that execute chapters, on `make test`'s loaded two cores (the CI run's
+# durations): a scheduling hint for :func:`two_heads` only; a wrong or missing entry costs time, never a result.
+EXPECTED_S = {"test_plain_install.py::test_the_notebook_runs_from_a_plain_install[experiments]": 450,
+              "test_exercises.py::test_nbgrader_generates_and_autogrades_chapter_1": 210,
+              "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[sgd]": 70,
+              "test_readme.py::test_the_instructor_steps_run_as_written_on_a_clean_clone": 70,
+              "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[chaos]": 65,
+              "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[meanfield]": 30,
+              "test_publish.py::test_a_released_assignment_installs_htsgd_with_its_own_first_cell": 28}
+
+
+def expected_s(item) -> float:
+    return next((s for name, s in EXPECTED_S.items() if item.nodeid.endswith(name)), 5.0)
+
+
+def two_heads(executing: list, rest: list, total: int, workers: int) -> list:
+    """The order of ``executing`` (the long tests) and ``rest`` for pytest-xdist's ``worksteal``, which hands
+    each of ``workers`` workers a contiguous share of the ``total`` tests (the first ``total // workers`` to the
+    first) and lets an idle one take the not-yet-started tail of another's share. The long tests, longest
+    first, go to two heads (greedily, by :data:`EXPECTED_S`), the first opening the first share and the
+    second the second, each followed by unit tests up to its share's end; what comes after (the tests that
+    read the build) follows the second head's unit tests."""
+    heads, loads = ([], []), [0.0, 0.0]
+    for item in sorted(executing, key=expected_s, reverse=True):
+        side = int(loads[1] < loads[0])
+        heads[side].append(item)
+        loads[side] += expected_s(item)
+    if workers < 2:
+        return heads[0] + heads[1] + rest
+    fill = max(0, min(len(rest), total // workers - len(heads[0])))
+    return heads[0] + rest[:fill] + heads[1] + rest[fill:]
 
 
 def _build_state(log: str) -> Path:

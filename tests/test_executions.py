@@ -54,7 +54,8 @@ def count_problems(executions: list[dict], events: list[dict], titles: dict[str,
     """What is wrong with the executions of a session's log, given what ran (its events)."""
     counts = Counter((titles[e["title"]], _kind(e)) for e in executions if e["title"] in titles)
     builds = [e["mode"] for e in events if e["event"] == "build"]
-    plain = any(e["event"] == "plain-install" for e in events)
+    # which chapters ran from the plain install: one event per chapter (no chapter named: every chapter)
+    plain_runs = [e.get("chapter") for e in events if e["event"] == "plain-install"]
     # A test that runs a chapter again after a lost kernel reply says so (tests/test_plain_install.py).
     retried = Counter((e["chapter"], e["kind"]) for e in events if e["event"] == "retry")
     problems = []
@@ -67,6 +68,7 @@ def count_problems(executions: list[dict], events: list[dict], titles: dict[str,
         elif builds == ["force"] and dev != 1 or dev > 1:
             problems.append(f"{chapter}: executed {dev} time(s) in this environment, once is the rule "
                             f"(build mode {builds[0]})")
+        plain = None in plain_runs or chapter in plain_runs
         if counts[chapter, "plain"] - retried[chapter, "plain"] != (1 if plain else 0):
             problems.append(f"{chapter}: executed {counts[chapter, 'plain']} time(s) from the plain install "
                             f"({'once' if plain else 'never'} is the rule)")
@@ -116,6 +118,14 @@ def test_executions_outside_the_build_missing_ones_and_nbgrader_are_counted():
     retry = [_exec("SGD", kernel=PLAIN_KERNEL)] * 2 + [_exec("Stable distributions", kernel=PLAIN_KERNEL)]
     events = [{"event": "plain-install"}, {"event": "retry", "chapter": "sgd.md", "kind": "plain"}]
     assert count_problems(retry, events, TITLES) == []
+    # one test per chapter: each says which chapter it ran, and only those must run from the plain install
+    per_chapter = [{"event": "plain-install", "chapter": "sgd.md"}]
+    assert count_problems([_exec("SGD", kernel=PLAIN_KERNEL)], per_chapter, TITLES) == []
+    assert count_problems([], per_chapter, TITLES) == ["sgd.md: executed 0 time(s) from the plain install (once is the rule)"]
+    assert count_problems([_exec("SGD", kernel=PLAIN_KERNEL)] * 2 + [_exec("Stable distributions", kernel=PLAIN_KERNEL)],
+                          per_chapter, TITLES) == [
+        "sgd.md: executed 2 time(s) from the plain install (once is the rule)",
+        "stable.md: executed 1 time(s) from the plain install (never is the rule)"]
     graded = [_exec(t, program="nbgrader") for t in TITLES]
     assert count_problems(graded, [], TITLES) == [
         f"nbgrader executed ['sgd.md', 'stable.md']: one chapter's {NBGRADER_SUBMISSIONS} submissions at most"]
@@ -184,3 +194,20 @@ def test_once_per_session_makes_once_for_every_process(tmp_path):
     folder = tmp_path / "log.jsonl.shared" / "thing"
     assert (folder / "calls").read_text() == "x"
     assert outputs == [{"folder": str(folder), "n": 3}] * 2
+
+
+def test_the_long_tests_open_both_workers_shares():
+    """worksteal gives the first half of the tests to one worker and the rest to the other: the longest test
+    opens the first half, the next ones the second, each half filled with unit tests."""
+    from types import SimpleNamespace
+
+    from conftest import EXPECTED_S, two_heads
+
+    longest, second = (SimpleNamespace(nodeid=f"tests/{name}") for name in list(EXPECTED_S)[:2])
+    short = [SimpleNamespace(nodeid=f"tests/test_x.py::test_{i}") for i in range(3)]
+    rest = [SimpleNamespace(nodeid=f"tests/test_unit.py::test_{i}") for i in range(10)]
+    order = two_heads([*short, second, longest], rest, 16, 2)
+    assert order[0] is longest and order[8] is second and sorted(order, key=id) == sorted(
+        [*short, second, longest, *rest], key=id)
+    assert order[1:8] == rest[:7] and set(map(id, order[9:])) == set(map(id, short + rest[7:]))
+    assert two_heads([second, longest], rest, 12, 1) == [longest, second, *rest]

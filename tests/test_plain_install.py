@@ -23,8 +23,10 @@ the developer build, run here on every executed notebook's outputs. This is the 
 emulation adds no execution: the chapters still run twice per session (tests/test_executions.py).
 
 The environment's torch is pinned to the one installed here, ipykernel below 7 and ipywidgets at
-Colab's release (tests/plain_env.py says why). Each chapter's cold time and peak memory are
-printed (``pytest -s``) and written to ``$HTSGD_BENCH_DIR/plain_install.json`` when that is set.
+Colab's release (tests/plain_env.py says why). Each chapter is its own test (so that both of `make test`'s
+workers run them, the longest first: tests/conftest.py orders them), in the same environment, each with its own
+empty sweep cache. Each chapter's cold time and peak memory are printed (``pytest -s``) and merged into
+``$HTSGD_BENCH_DIR/plain_install.json`` when that is set (:func:`record`: under a lock, replaced atomically).
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ import pytest
 from nbclient.exceptions import CellTimeoutError
 from page_checks import notebook_number_problems
 from plain_env import write_kernel
+from plain_record import record
 
-from conftest import ROOT
+from conftest import ROOT, once_per_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.book]
 
@@ -88,6 +91,9 @@ LAUNCH = (
 )
 
 
+CHAPTERS = sync.chapters()
+
+
 @pytest.fixture(scope="module")
 def plain(plain_venv):
     """The session's fresh environment (htsgd[notebook] from the wheel: tests/plain_env.py) and a Jupyter
@@ -96,7 +102,9 @@ def plain(plain_venv):
     env = {"HTSGD_CACHE_DIR": str(work / "cache"), "MPLBACKEND": "agg", "PYTHONPATH": "",
            # HTSGD_RUN_SOLUTIONS=1: every exercise's solution runs too (a reader's run skips them)
            "HTSGD_RUN_SOLUTIONS": "1", **OTHER_MACHINE}
-    write_kernel(work / "jupyter", KERNEL, [str(python), "-c", LAUNCH], env)
+    # once per session: every process of the session (xdist's workers) then starts kernels from the same file
+    argv = [str(python), "-c", LAUNCH]
+    once_per_session("plain-kernel", lambda _: {"spec": write_kernel(work / "jupyter", KERNEL, argv, env)})
     return {"work": work, "python": python, "install_s": plain_venv["install_s"]}
 
 
@@ -122,65 +130,84 @@ def _run(notebook: Path, workdir: Path) -> tuple[float, dict, nbformat.NotebookN
     return seconds, json.loads(line.removeprefix("HTSGD-PROBE ")), nb
 
 
-def test_every_notebook_runs_from_a_plain_install(plain, monkeypatch):
+def _execute(chapter: Path, notebooks: Path) -> tuple[float, dict, nbformat.NotebookNode, bool]:
+    """Run the chapter's generated notebook, once more after a lost kernel reply (reported and logged)."""
+    notebook = notebooks / f"{chapter.stem}.ipynb"
+    # the generated notebook (test_notebooks checks book/*.ipynb is the same)
+    notebook.write_text(sync.notebook_text(chapter))
+    try:
+        return (*_run(notebook, notebooks), False)
+    except CellTimeoutError:
+        # Now and then the kernel goes idle while nbclient still waits for its reply (seen here under heavy
+        # load with ipykernel 6.31; the same chapter then ran in 16 s): one retry, reported, so that a lost
+        # message does not pass for a slow chapter.
+        execution_log.event("retry", chapter=chapter.name, kind="plain")  # a counted second execution
+        print(f"plain install: {chapter.stem}: a cell timed out; running it again", file=sys.stderr)
+        return (*_run(notebook, notebooks), True)
+
+
+def test_the_chapters_are_the_books():
+    assert CHAPTERS and [c.name for c in CHAPTERS] == [c.name for c in sync.chapters()]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_the_notebook_runs_from_a_plain_install(chapter, plain, monkeypatch):
     work = plain["work"]
     monkeypatch.setenv("JUPYTER_PATH", str(work / "jupyter"))
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.delenv("HTSGD_BOOK_BUILD", raising=False)  # a reader's run: the experiments' quick grid
-    notebooks = work / "notebooks"
-    notebooks.mkdir()
-    chapters = sync.chapters()
-    assert chapters
-    for chapter in chapters:  # the generated notebook (test_notebooks checks book/*.ipynb is the same)
-        (notebooks / f"{chapter.stem}.ipynb").write_text(sync.notebook_text(chapter))
-    results = {"install_s": round(plain["install_s"], 1), "emulated": OTHER_MACHINE, "chapters": {},
-               "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "kernel_cpus": BINDER_CPUS,
-               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-               "load_average_before": [round(x, 1) for x in os.getloadavg()]}
-    execution_log.event("plain-install")
-    failures = []
-    for chapter in chapters:
-        notebook = notebooks / f"{chapter.stem}.ipynb"
-        retried = False
-        try:
-            try:
-                seconds, probe, executed = _run(notebook, notebooks)
-            except CellTimeoutError:
-                # Now and then the kernel goes idle while nbclient still waits for its reply (seen
-                # here under heavy load with ipykernel 6.31; the same chapter then ran in 16 s): one
-                # retry, reported, so that a lost message does not pass for a slow chapter.
-                retried = True
-                execution_log.event("retry", chapter=chapter.name, kind="plain")  # a counted second execution
-                print(f"plain install: {chapter.stem}: a cell timed out; running it again", file=sys.stderr)
-                seconds, probe, executed = _run(notebook, notebooks)
-        except Exception as error:  # report every chapter, then fail
-            failures.append(f"{chapter.stem}: {type(error).__name__}: {str(error)[-1500:]}")
-            continue
-        assert probe["cpus"] <= BINDER_CPUS
-        peak = probe["self_mb"] + probe["cpus"] * probe["children_mb"]
-        results["chapters"][chapter.stem] = {
-            "seconds": round(seconds, 1),
-            "kernel_peak_mb": round(probe["self_mb"]),
-            "children_peak_mb": round(probe["children_mb"]),
-            "cpu_seconds": round(probe["cpu_s"], 1),  # kernel and its workers: a load-independent measure
-            "retried": retried,
-        }
-        print(
-            f"plain install: {chapter.stem}: {seconds:.0f} s cold ({probe['cpu_s']:.0f} CPU s), peak {peak:.0f} MB",
-            file=sys.stderr,
-        )
-        if not Path(probe["htsgd"]).resolve().is_relative_to(Path(plain["python"]).parents[1].resolve()):
-            failures.append(f"{chapter.stem}: htsgd was imported from {probe['htsgd']}, not the plain install")
-        if probe["capability"] != "DEFAULT":
-            failures.append(f"{chapter.stem}: torch used {probe['capability']} kernels, not another machine's")
-        failures += [f"{chapter.stem}: {p}" for p in notebook_number_problems(executed)]
-        if peak >= LIMIT_MB:
-            failures.append(f"{chapter.stem}: peak memory {peak:.0f} MB, Binder allows {LIMIT_MB} MB")
-    results["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    notebooks = work / "notebooks" / chapter.stem  # a folder of its own (the chapters run in several processes)
+    notebooks.mkdir(parents=True)
+    load_before = [round(x, 1) for x in os.getloadavg()]
+    measured_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    execution_log.event("plain-install", chapter=chapter.name)
+    seconds, probe, executed, retried = _execute(chapter, notebooks)
+    assert probe["cpus"] <= BINDER_CPUS
+    peak = probe["self_mb"] + probe["cpus"] * probe["children_mb"]
+    entry = {
+        "seconds": round(seconds, 1),
+        "kernel_peak_mb": round(probe["self_mb"]),
+        "children_peak_mb": round(probe["children_mb"]),
+        "cpu_seconds": round(probe["cpu_s"], 1),  # kernel and its workers: a load-independent measure
+        "retried": retried,
+        "measured_at": measured_at,
+        "load_average": [load_before, [round(x, 1) for x in os.getloadavg()]],
+    }
+    print(f"plain install: {chapter.stem}: {seconds:.0f} s cold ({probe['cpu_s']:.0f} CPU s), peak {peak:.0f} MB "
+          f"{json.dumps(entry)}", file=sys.stderr)
     bench = os.environ.get("HTSGD_BENCH_DIR")
     if bench:
-        Path(bench).mkdir(parents=True, exist_ok=True)
-        (Path(bench) / "plain_install.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"plain install: {json.dumps(results)}", file=sys.stderr)
+        record(Path(bench), chapter.stem, entry, Path(os.environ.get(execution_log.ENV, str(os.getppid()))).name, {
+            "install_s": round(plain["install_s"], 1), "emulated": OTHER_MACHINE, "kernel_cpus": BINDER_CPUS,
+            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+            "load_average_before": load_before})
+    failures = []
+    if not Path(probe["htsgd"]).resolve().is_relative_to(Path(plain["python"]).parents[1].resolve()):
+        failures.append(f"htsgd was imported from {probe['htsgd']}, not the plain install")
+    if probe["capability"] != "DEFAULT":
+        failures.append(f"torch used {probe['capability']} kernels, not another machine's")
+    failures += notebook_number_problems(executed)
+    if peak >= LIMIT_MB:
+        failures.append(f"peak memory {peak:.0f} MB, Binder allows {LIMIT_MB} MB")
     assert not failures, "\n".join(failures)
-    assert {c.stem for c in chapters} == set(results["chapters"])
+
+
+def test_chapters_measured_in_parallel_merge_into_one_record(tmp_path):
+    """Three processes record chapters at once into one file: every chapter is there, the session's fields come
+    from its first chapter, and the chapters of an earlier session stay, each with its own date."""
+    import subprocess
+
+    first = {"seconds": 1.0, "measured_at": "then", "load_average": [[0.1], [0.2]]}
+    record(tmp_path, "old", first, "earlier", {"install_s": 9.0})
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from plain_record import record\n"
+              "for i in range(20):\n"
+              "    record(__import__('pathlib').Path(sys.argv[2]), f'{sys.argv[3]}{i}', {'seconds': i,"
+              " 'measured_at': sys.argv[3], 'load_average': [[0.0], [0.0]]}, 'now', {'install_s': 1.0})\n")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(ROOT / "tests"), str(tmp_path), name])
+            for name in "abc"]
+    assert [run.wait(timeout=300) for run in runs] == [0, 0, 0]
+    results = json.loads((tmp_path / "plain_install.json").read_text())
+    assert set(results["chapters"]) == {"old"} | {f"{n}{i}" for n in "abc" for i in range(20)}
+    assert results["chapters"]["old"] == first and results["install_s"] == 1.0 and results["session"] == "now"
+    assert results["measured_at"] in "abc" and not list(tmp_path.glob(".plain_install.json.*"))

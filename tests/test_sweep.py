@@ -364,6 +364,21 @@ def test_process_pool_matches_serial(tmp_path):
     assert local.drop(columns="seconds").equals(serial.drop(columns="seconds"))
 
 
+def test_one_process_pool_serves_several_sweeps(tmp_path):
+    """The experiments chapter runs its sweeps through one pool (hs.sweep.process_pool): each sweep's table is
+    the serial one, and the pool outlives the sweeps it served."""
+    cfg = toy_sweep(tmp_path)
+    other = SweepConfig(name="toy-more", runner=cfg.runner, base=cfg.base, grid={**cfg.grid, "seed": (0, 1, 2)})
+    with sweep.process_pool(1) as pool:
+        shared = [sweep.run_sweep(c, cache=tmp_path / "b", executor=pool, progress=False) for c in (cfg, other)]
+        assert not pool._shutdown_thread
+    for c, frame in zip((cfg, other), shared, strict=True):
+        serial = sweep.run_sweep(c, cache=tmp_path / "a", executor="serial", progress=False)
+        assert frame.drop(columns="seconds").equals(serial.drop(columns="seconds"))
+    with pytest.raises(ValueError, match="workers"):
+        sweep.process_pool(0)
+
+
 def test_any_executor_instance(tmp_path):
     cfg = toy_sweep(tmp_path)
     with cf.ThreadPoolExecutor(2) as pool:

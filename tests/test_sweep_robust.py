@@ -8,9 +8,6 @@ cell, saying which) or fails before computing anything, naming the path.
 
 from __future__ import annotations
 
-import builtins
-import errno
-import io
 import json
 import os
 import random
@@ -25,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from readonly import deny_writes_under
 from test_sweep import executions, toy_sweep
 
 from htsgd import sweep
@@ -196,41 +194,13 @@ def test_unusable_cache_or_results_fail_before_any_cell_runs(tmp_path):
     assert executions(counter) == 0
 
 
-def _deny_writes_under(monkeypatch, folder: Path) -> None:
-    """Every write under ``folder`` fails with EACCES, as in a read-only folder. Simulated, not done
-    with permissions: root (CI) writes anywhere, and a read-only bind mount needs privileges. Both ways
-    of opening a file for writing are covered: ``open``/``io.open`` (``Path.write_bytes``, ...) and
-    ``os.open`` (``tempfile.mkstemp``, ...)."""
-    real_open, real_os_open = io.open, os.open
-    root = folder.resolve()
-
-    def inside(path) -> bool:
-        return not isinstance(path, int) and Path(os.fsdecode(path)).resolve().is_relative_to(root)
-
-    def denied(path):
-        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
-
-    def fake_open(file, mode="r", *args, **kwargs):
-        if set(mode) & set("wax+") and inside(file):
-            raise denied(file)
-        return real_open(file, mode, *args, **kwargs)
-
-    def fake_os_open(path, flags, *args, **kwargs):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
-            raise denied(path)
-        return real_os_open(path, flags, *args, **kwargs)
-
-    for module, name, fake in ((io, "open", fake_open), (builtins, "open", fake_open), (os, "open", fake_os_open)):
-        monkeypatch.setattr(module, name, fake)
-
-
 def test_unwritable_cache_fails_before_any_cell_runs(tmp_path, monkeypatch):
     counter = tmp_path / "count.txt"
     locked = tmp_path / "locked"
     locked.mkdir()
     cfg = toy_sweep(tmp_path, counter=str(counter))
     with monkeypatch.context() as patch:
-        _deny_writes_under(patch, locked)
+        deny_writes_under(patch, locked)
         with pytest.raises(PermissionError):  # the simulation holds for both ways of writing
             (locked / "probe").write_bytes(b"")
         with pytest.raises(PermissionError):

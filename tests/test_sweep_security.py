@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from readonly import deny_writes_under
 from test_sweep import executions, toy_sweep
 
 from htsgd import _io, sweep, train
@@ -396,17 +397,16 @@ def test_a_read_only_cache_that_holds_every_cell_is_enough(tmp_path, monkeypatch
     assert executions(counter) == 8  # refused before any cell ran
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_a_read_only_cache_folder_by_permissions(tmp_path):
+def test_a_read_only_cache_folder_by_permissions(tmp_path, monkeypatch):
+    """A cache folder (and its subfolders) that refuses writes, as one of mode 0o555 does for anyone but root
+    (simulated: tests/readonly.py), serves the cells it holds."""
     cfg = toy_sweep(tmp_path)
     want = _run(cfg, tmp_path / "cache")
-    for folder in [tmp_path / "cache", *(tmp_path / "cache").iterdir()]:
-        folder.chmod(0o555)
-    try:
+    with monkeypatch.context() as patch:
+        deny_writes_under(patch, tmp_path / "cache")
+        with pytest.raises(PermissionError):
+            (tmp_path / "cache" / "probe").mkdir()
         assert list(_run(cfg, tmp_path / "cache").hash) == list(want.hash)
-    finally:
-        for folder in [tmp_path / "cache", *(tmp_path / "cache").iterdir()]:
-            folder.chmod(0o755)
 
 
 # --------------------------------------------------------------------------- item 3: results pair

@@ -25,7 +25,7 @@ product. One module per job:
     entry points in the group ``htsgd.runners``): a config is data, never an import.
 ``executors``
     ``executors.open_executor`` (a context manager: local process pool, this process,
-    Dask) sized by :func:`available_cpus`.
+    Dask) sized by :func:`available_cpus`; :func:`process_pool`, one local pool that several sweeps share.
 ``runner``
     :func:`run_sweep`; :func:`read_results` (a results table and its config, only
     as a consistent pair).
@@ -69,7 +69,7 @@ from .config import (
     config_path,
     load_config,
 )
-from .executors import available_cpus
+from .executors import available_cpus, process_pool
 from .registry import register_runner, runner_names
 from .runner import BATCHED_RUNNER, read_results, run_sweep
 from .tables import find_results, flatten_result, neuron_norms, select, summarize
@@ -98,6 +98,7 @@ __all__ = [
     "load_result",
     "run_cell",
     "run_cells",
+    "process_pool",
     "run_sweep",
     "read_results",
     "register_runner",
