@@ -37,11 +37,13 @@ book: $(STAMP) $(OFFLINE)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # Chromium and npm for the browser tests: installed when possible, else one line says how.
-# Two pytest-xdist workers beside the book build, which runs in the background; an idle worker takes queued
-# tests from the other (--dist worksteal), and tests/conftest.py orders them: the long ones that execute
-# chapters first, the count of executions last.
+# Four pytest-xdist workers on two cores, beside the book build, which runs in the background; an idle worker
+# takes queued tests from another (--dist worksteal), and tests/conftest.py orders them: the long ones that
+# execute chapters first, the tests that read the build last. Four, not two, because the browser tests wait on
+# Chromium far more than they compute (the 89 of them: 255 s wall and 116 CPU s with two workers, idle machine),
+# and they end the session. The execution count runs after all of them (tests/test_executions.py).
 # The build of `make test` runs the experiments chapter's quick grid (BOOK_GRID=book: the published one).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 4
 BOOK_GRID ?= quick
 test:
 	@bash scripts/test_prereqs.sh $(VENV)

@@ -56,6 +56,12 @@ def pytest_configure(config):
         config._htsgd_execution_log = path
 
 
+def pytest_sessionfinish(session):
+    path = getattr(session.config, "_htsgd_execution_log", None)
+    if path and os.path.exists(path) and not hasattr(session.config, "workerinput"):
+        _count_executions(session, path)
+
+
 def pytest_unconfigure(config):
     path = getattr(config, "_htsgd_execution_log", None)
     if path:  # the process that made the session's log (pytest, or xdist's controller) ends the build
@@ -74,6 +80,27 @@ def pytest_unconfigure(config):
             shutil.rmtree(shared, ignore_errors=True)
         Path(path).unlink(missing_ok=True)
         os.environ.pop(execution_log.ENV, None)
+
+
+def _count_executions(session, path: str) -> None:
+    """Under pytest-xdist, the count of tests/test_executions.py, run by the controller once both workers have
+    finished (its docstring says why no worker runs it): a problem fails the session, printed above its summary."""
+    from execution_count import session_problems
+
+    events = execution_log.read(path)[1]
+    requests = [e for e in events if e["event"] == "count"]
+    if not requests:  # the count was not among the session's tests
+        return
+    problems = session_problems(path, {test for e in requests for test in e["expected"]})
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", "execution count (tests/test_executions.py)", red=bool(problems), green=not problems)
+        executions = len(execution_log.read(path)[0])
+        for line in problems or [f"no problem in the {executions} chapter executions of the session"]:
+            reporter.write_line(line)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _executes_chapters(item) -> bool:
@@ -99,7 +126,7 @@ def pytest_runtest_logfinish(nodeid, location):
 def pytest_collection_modifyitems(session, config, items):
     """The order, for the CPU the background book build leaves free: with pytest-xdist (`make test`: two
     workers, an idle one taking queued tests from the other) the long tests that execute chapters themselves
-    (the plain install's chapters, nbgrader, the README's steps) open both workers' shares (:func:`two_heads`),
+    (the plain install's chapters, nbgrader, the README's steps) open both workers' shares (:func:`worker_heads`),
     then the unit tests, then the tests that read the build (it is done by then), then the execution count,
     which waits for every test that executes chapters, in whichever worker it ran. Alone, pytest runs the unit tests first. The build starts now, in the background, once per
     session (:func:`start_book_build`)."""
@@ -108,7 +135,10 @@ def pytest_collection_modifyitems(session, config, items):
     executing = [item for item in items if _executes_chapters(item) and item not in book and item not in last]
     rest = [item for item in items if item not in executing and item not in book and item not in last]
     if hasattr(config, "workerinput"):
-        items[:] = two_heads(executing, rest, len(items), config.workerinput.get("workercount", 2)) + book + last
+        items[:] = worker_heads(executing, rest, len(items), config.workerinput.get("workercount", 2)) + book
+        if last:  # the controller counts once both workers have finished (pytest_sessionfinish)
+            config.hook.pytest_deselected(items=last)
+            execution_log.event("count", expected=executing_tests(items))
     else:
         items[:] = rest + executing + book + last
     if book and not config.option.collectonly and not os.environ.get("HTSGD_BOOK_HTML"):
@@ -116,8 +146,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 # Rough seconds of the longest tests that execute chapters, on `make test`'s loaded two cores (the CI run's
-# durations): a scheduling hint for :func:`two_heads` only; a wrong or missing entry costs time, never a result.
-EXPECTED_S = {"test_plain_install.py::test_the_notebook_runs_from_a_plain_install[experiments]": 450,
+# durations): a scheduling hint for :func:`worker_heads` only; a wrong or missing entry costs time, never a result.
+EXPECTED_S = {"test_plain_install.py::test_the_notebook_runs_from_a_plain_install[experiments]": 300,
               "test_exercises.py::test_nbgrader_generates_and_autogrades_chapter_1": 210,
               "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[sgd]": 70,
               "test_readme.py::test_the_instructor_steps_run_as_written_on_a_clean_clone": 70,
@@ -130,22 +160,25 @@ def expected_s(item) -> float:
     return next((s for name, s in EXPECTED_S.items() if item.nodeid.endswith(name)), 5.0)
 
 
-def two_heads(executing: list, rest: list, total: int, workers: int) -> list:
+def worker_heads(executing: list, rest: list, total: int, workers: int) -> list:
     """The order of ``executing`` (the long tests) and ``rest`` for pytest-xdist's ``worksteal``, which hands
-    each of ``workers`` workers a contiguous share of the ``total`` tests (the first ``total // workers`` to the
-    first) and lets an idle one take the not-yet-started tail of another's share. The long tests, longest
-    first, go to two heads (greedily, by :data:`EXPECTED_S`), the first opening the first share and the
-    second the second, each followed by unit tests up to its share's end; what comes after (the tests that
-    read the build) follows the second head's unit tests."""
-    heads, loads = ([], []), [0.0, 0.0]
+    each of ``workers`` workers a contiguous share of the ``total`` tests (an even split of what is left, in
+    worker order) and lets an idle one take the not-yet-started tail of another's share. The long tests,
+    longest first, go to the least loaded worker (greedily, by :data:`EXPECTED_S`) and open its share, which
+    unit tests fill up to its end; what comes after (the tests that read the build) ends the last share."""
+    n = max(1, workers)
+    heads, loads = [[] for _ in range(n)], [0.0] * n
     for item in sorted(executing, key=expected_s, reverse=True):
-        side = int(loads[1] < loads[0])
+        side = loads.index(min(loads))
         heads[side].append(item)
         loads[side] += expected_s(item)
-    if workers < 2:
-        return heads[0] + heads[1] + rest
-    fill = max(0, min(len(rest), total // workers - len(heads[0])))
-    return heads[0] + rest[:fill] + heads[1] + rest[fill:]
+    order, rest, remaining = [], list(rest), total
+    for i, head in enumerate(heads):
+        share = remaining // (n - i)  # worksteal's split of the tests not yet handed out
+        fill = len(rest) if i == n - 1 else max(0, min(len(rest), share - len(head)))
+        order += head + rest[:fill]
+        rest, remaining = rest[fill:], remaining - len(head) - fill
+    return order
 
 
 def _build_state(log: str) -> Path:

@@ -2,84 +2,39 @@
 
 Once in the developer environment, by the strict book build that the chapter tests and the page tests
 share (tests/conftest.py ``book_build``), and once from the plain install (tests/test_plain_install.py);
-nbgrader's autograde of one chapter (tests/test_exercises.py, three submissions; tests/test_readme.py, one) is the one exception. Every
-execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py), and the tests that
-execute chapters add an event saying they ran and how (a released assignment, run once from the wheel
-by tests/test_publish.py, is the other exception); :func:`count_problems` reads the log. The session's
-count runs last (tests/conftest.py orders the tests) and waits until every test that executes chapters has
-finished, in whichever process it ran (each test's end is logged), so it sees every execution of the session; when only some
-tests ran it checks what they did (a build from a warm cache executes nothing: at most once, then).
+nbgrader's autograde of one chapter (tests/test_exercises.py, three submissions; tests/test_readme.py, one) is
+the one exception. Every execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py),
+and the tests that execute chapters add an event saying they ran and how (a released assignment, run once
+from the wheel by tests/test_publish.py, is the other exception); tests/execution_count.py reads the log.
+
+The count runs when every other test of the session has ended, so it sees every execution. Run alone
+(``pytest`` without ``-n``) it is the session's last test (tests/conftest.py orders the tests). Under
+pytest-xdist (``make test``) no worker runs it: a test that waits for the others would hold its worker, and
+xdist gives a running test's successor to no other worker, so a test queued behind it would never start
+(seen twice: the count waited on ``test_readable_on_every_screen[book/api-1280]``, the session's
+second-to-last test, which xdist had queued behind it). The workers log that the session asked for it, and
+the controller runs the same count after both workers have finished (``pytest_sessionfinish`` in
+tests/conftest.py): a problem fails the session and is printed above its summary. When only some tests ran
+it checks what they did (a build from a warm cache executes nothing: at most once, then).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
-import time
-from collections import Counter
 
 import execution_log
 import pytest
+from execution_count import (
+    ASSIGNMENT_KERNEL,
+    NBGRADER_SUBMISSIONS,
+    PLAIN_KERNEL,
+    chapter_titles,
+    count_problems,
+    session_problems,
+)
 
 from conftest import BOOK, executing_tests
-
-PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
-ASSIGNMENT_KERNEL = "htsgd-released-assignment"  # tests/test_publish.py runs one released assignment once
-# tests/test_exercises.py autogrades two students' copies of one chapter, tests/test_readme.py the README's
-# one (the released copy, as the README's instructor steps submit it)
-NBGRADER_SUBMISSIONS = 4  # tests/test_exercises.py grades three copies, tests/test_readme.py the README's one
-
-
-def chapter_titles() -> dict[str, str]:
-    """Every chapter's title (its first level-1 heading), to its file name."""
-    titles = {}
-    for path in sorted(BOOK.glob("*.md")):
-        text = path.read_text()
-        if text.startswith("---\njupytext:"):
-            titles[re.search(r"^# (.+?)\s*$", text, flags=re.M).group(1)] = path.name
-    return titles
-
-
-def _kind(execution: dict) -> str:
-    if execution["kernel"] == PLAIN_KERNEL:
-        return "plain"
-    if execution["kernel"] == ASSIGNMENT_KERNEL:
-        return "assignment"
-    if execution["program"] == "nbgrader":
-        return "nbgrader"
-    return "dev"
-
-
-def count_problems(executions: list[dict], events: list[dict], titles: dict[str, str]) -> list[str]:
-    """What is wrong with the executions of a session's log, given what ran (its events)."""
-    counts = Counter((titles[e["title"]], _kind(e)) for e in executions if e["title"] in titles)
-    builds = [e["mode"] for e in events if e["event"] == "build"]
-    # which chapters ran from the plain install: one event per chapter (no chapter named: every chapter)
-    plain_runs = [e.get("chapter") for e in events if e["event"] == "plain-install"]
-    # A test that runs a chapter again after a lost kernel reply says so (tests/test_plain_install.py).
-    retried = Counter((e["chapter"], e["kind"]) for e in events if e["event"] == "retry")
-    problems = []
-    for chapter in titles.values():
-        dev = counts[chapter, "dev"]
-        if not builds and dev:
-            problems.append(f"{chapter}: executed {dev} time(s) in this environment outside the book build")
-        elif len(builds) > 1:
-            problems.append(f"the book was built {len(builds)} times")
-        elif builds == ["force"] and dev != 1 or dev > 1:
-            problems.append(f"{chapter}: executed {dev} time(s) in this environment, once is the rule "
-                            f"(build mode {builds[0]})")
-        plain = None in plain_runs or chapter in plain_runs
-        if counts[chapter, "plain"] - retried[chapter, "plain"] != (1 if plain else 0):
-            problems.append(f"{chapter}: executed {counts[chapter, 'plain']} time(s) from the plain install "
-                            f"({'once' if plain else 'never'} is the rule)")
-    assignments = sum(n for (_, kind), n in counts.items() if kind == "assignment")
-    if assignments > 1:
-        problems.append(f"released assignments executed {assignments} times: one chapter once at most")
-    graded = {chapter for chapter, kind in counts if kind == "nbgrader"}
-    if len(graded) > 1 or sum(counts[c, "nbgrader"] for c in graded) > NBGRADER_SUBMISSIONS:
-        problems.append(f"nbgrader executed {sorted(graded)}: one chapter's {NBGRADER_SUBMISSIONS} submissions at most")
-    return sorted(set(problems))
-
 
 TITLES = {"Stable distributions": "stable.md", "SGD": "sgd.md"}
 
@@ -147,25 +102,13 @@ def test_the_log_records_an_execution(tmp_path, monkeypatch):
     assert events == [{"event": "build", "mode": "cache"}]
 
 
-WAIT_S = 3600  # the longest test that executes chapters (the plain install) takes about 10 minutes
-
-
 def test_each_chapter_executes_twice_per_session(request):
-    """Runs last (tests/conftest.py), after waiting for every test of the session that executes chapters, in
-    whichever process it ran (each one's end is in the log): their executions are all in the log by then."""
+    """Run alone, the session's last test: every test before it has ended (under pytest-xdist the controller
+    runs the same count at the session's end instead: tests/conftest.py)."""
     path = os.environ.get(execution_log.ENV)
     if not path or not os.path.exists(path):
         pytest.fail(f"${execution_log.ENV} names no log: tests/conftest.py sets one for the session")
-    expected, deadline = set(executing_tests(request.session.items)), time.monotonic() + WAIT_S
-    while True:
-        executions, events = execution_log.read(path)
-        missing = expected - {e.get("test") for e in events if e["event"] == "finished"}
-        if not missing:
-            break
-        if time.monotonic() > deadline:
-            pytest.fail(f"after {WAIT_S} s these tests that execute chapters have not finished: {sorted(missing)}")
-        time.sleep(2)
-    problems = count_problems(executions, events, chapter_titles())
+    problems = session_problems(path, set(executing_tests(request.session.items)))
     assert not problems, "\n".join(problems)
 
 
@@ -196,18 +139,48 @@ def test_once_per_session_makes_once_for_every_process(tmp_path):
     assert outputs == [{"folder": str(folder), "n": 3}] * 2
 
 
-def test_the_long_tests_open_both_workers_shares():
-    """worksteal gives the first half of the tests to one worker and the rest to the other: the longest test
-    opens the first half, the next ones the second, each half filled with unit tests."""
+def test_the_long_tests_open_every_workers_share():
+    """worksteal splits the tests evenly between the workers, in order: the longest test opens the first share,
+    the next ones the others, each share filled with unit tests."""
     from types import SimpleNamespace
 
-    from conftest import EXPECTED_S, two_heads
+    from conftest import EXPECTED_S, worker_heads
 
-    longest, second = (SimpleNamespace(nodeid=f"tests/{name}") for name in list(EXPECTED_S)[:2])
+    longest, second, third = (SimpleNamespace(nodeid=f"tests/{name}") for name in list(EXPECTED_S)[:3])
     short = [SimpleNamespace(nodeid=f"tests/test_x.py::test_{i}") for i in range(3)]
     rest = [SimpleNamespace(nodeid=f"tests/test_unit.py::test_{i}") for i in range(10)]
-    order = two_heads([*short, second, longest], rest, 16, 2)
+    order = worker_heads([*short, second, longest], rest, 16, 2)
     assert order[0] is longest and order[8] is second and sorted(order, key=id) == sorted(
         [*short, second, longest, *rest], key=id)
     assert order[1:8] == rest[:7] and set(map(id, order[9:])) == set(map(id, short + rest[7:]))
-    assert two_heads([second, longest], rest, 12, 1) == [longest, second, *rest]
+    assert worker_heads([second, longest], rest, 12, 1) == [longest, second, *rest]
+    order = worker_heads([*short, third, second, longest], rest, 20, 4)  # shares of 5 tests
+    assert [order[0], order[5], order[10]] == [longest, second, third] and order[15] in short
+    assert sorted(order, key=id) == sorted([*short, third, second, longest, *rest], key=id)
+
+
+def test_the_controller_count_fails_the_session_and_says_why(tmp_path):
+    """Under pytest-xdist the controller counts at the session's end (tests/conftest.py): a chapter executed a
+    third time, or a test that never said it finished, fails the session; a session that did not ask for the
+    count is left alone."""
+    from types import SimpleNamespace
+
+    from conftest import _count_executions
+
+    def session_for(lines):
+        log = tmp_path / f"log-{len(list(tmp_path.iterdir()))}.jsonl"
+        log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=lambda name: None))
+        session = SimpleNamespace(config=config, exitstatus=pytest.ExitCode.OK)
+        _count_executions(session, str(log))
+        return session.exitstatus
+
+    titles = chapter_titles()
+    build = [{"event": "build", "mode": "force"}, {"event": "plain-install"}]
+    twice = [_exec(t) for t in titles] + [_exec(t, kernel=PLAIN_KERNEL, program="pytest") for t in titles]
+    asked = {"event": "count", "expected": ["tests/test_x.py::test_plain"]}
+    ended = {"event": "finished", "test": "tests/test_x.py::test_plain"}
+    assert session_for(build + twice + [asked, ended]) == pytest.ExitCode.OK
+    assert session_for(build + twice + [_exec(next(iter(titles)))] + [asked, ended]) == pytest.ExitCode.TESTS_FAILED
+    assert session_for(build + twice + [asked]) == pytest.ExitCode.TESTS_FAILED  # the test never finished
+    assert session_for(build + twice + twice) == pytest.ExitCode.OK  # no count asked: nothing checked

@@ -78,12 +78,20 @@ def test_every_glued_key_is_computed(claims):
     assert {k for k in used if k.startswith(("exp-s-", "exp-m-"))} <= from_claims
 
 
-@pytest.mark.parametrize("part", ["teacher-student-widths", "teacher-student-seeds", "mnist1d-matched", "mnist-digits"])
+@pytest.mark.parametrize("part", ["teacher-student-widths", "teacher-student-seeds", "mnist-digits"])
 def test_book_and_quick_grids_exist_and_quick_is_smaller(part):
     book = hs.sweep.load_config(f"book-{part}")
     quick = hs.sweep.load_config(f"book-{part}-quick")
     assert len(quick.cells()) < len(book.cells())
     assert f"book-{part}{{SUFFIX}}" in CODE
+
+
+def test_mnist1d_runs_in_the_book_grid_only_and_the_page_says_which():
+    """Issue 19 §6: MNIST-1D's six quick cells (about 20,000 steps per noisy run) took over 40% of the quick
+    grid's time and settle nothing with two seeds; the book grid keeps it, and the page glues whether it ran."""
+    assert "book-mnist1d-matched-quick" not in hs.sweep.config_names()
+    assert 'if GRID == "book":' in CODE and 'SWEEPS["m1d"] = "book-mnist1d-matched"' in CODE
+    assert "{glue:md}`exp-m1d-status:myst`" in PROSE and '"m1d-status": ' in CODE
 
 
 def test_the_grid_switch_is_visible_and_defaults_to_quick():

@@ -244,7 +244,6 @@ def test_registered_names_keep_the_cache_keys_of_the_packaged_sweeps(monkeypatch
         "book-mnist-digits-quick": "186e15467dca8b6d",
         "book-mnist1d": "620ef5541c13293d",
         "book-mnist1d-matched": "bb8f800dc08e0207",
-        "book-mnist1d-matched-quick": "163c83dd72452b62",
         "book-teacher-student": "6d10fd42ef4ce28d",
         "book-teacher-student-seeds": "00da17d9bf262b56",
         "book-teacher-student-seeds-quick": "f1ce0fc6be3e630c",
