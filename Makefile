@@ -40,8 +40,11 @@ book: $(STAMP) $(OFFLINE)
 # Four pytest-xdist workers on two cores, beside the book build, which runs in the background; an idle worker
 # takes queued tests from another (--dist worksteal), and tests/conftest.py orders them: the long ones that
 # execute chapters first, the tests that read the build last. Four, not two, because the browser tests wait on
-# Chromium far more than they compute (the 89 of them: 255 s wall and 116 CPU s with two workers, idle machine),
-# and they end the session. The execution count runs after all of them (tests/test_executions.py).
+# Chromium far more than pytest computes (the 89 of them: 255 s wall and 116 CPU s of pytest with two workers,
+# idle machine), and they end the session. The suite keeps both cores busy from start to end, so its wall time
+# is its CPU time over two, and Chromium's is the largest part: the 73 browser tests took 305 CPU s of the
+# machine with four workers, most of it Chromium loading pages, hence one load per page and screen width where
+# tests can share it. The execution count runs after all of them (tests/test_executions.py).
 # The build of `make test` runs the experiments chapter's quick grid (BOOK_GRID=book: the published one).
 TEST_WORKERS ?= 4
 BOOK_GRID ?= quick

@@ -148,9 +148,8 @@ def pytest_collection_modifyitems(session, config, items):
 # Rough seconds of the longest tests that execute chapters, on `make test`'s loaded two cores (the CI run's
 # durations): a scheduling hint for :func:`worker_heads` only; a wrong or missing entry costs time, never a result.
 EXPECTED_S = {"test_plain_install.py::test_the_notebook_runs_from_a_plain_install[experiments]": 300,
-              "test_exercises.py::test_nbgrader_generates_and_autogrades_chapter_1": 210,
+              "test_readme.py::test_the_instructor_steps_run_as_written_on_a_clean_clone_and_grade_three_students": 210,
               "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[sgd]": 70,
-              "test_readme.py::test_the_instructor_steps_run_as_written_on_a_clean_clone": 70,
               "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[chaos]": 65,
               "test_plain_install.py::test_the_notebook_runs_from_a_plain_install[meanfield]": 30,
               "test_publish.py::test_a_released_assignment_installs_htsgd_with_its_own_first_cell": 28}

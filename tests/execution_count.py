@@ -18,9 +18,9 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 
 PLAIN_KERNEL = "htsgd-plain-install"  # tests/test_plain_install.py's kernel
 ASSIGNMENT_KERNEL = "htsgd-released-assignment"  # tests/test_publish.py runs one released assignment once
-# tests/test_exercises.py autogrades two students' copies of one chapter, tests/test_readme.py the README's
-# one (the released copy, as the README's instructor steps submit it)
-NBGRADER_SUBMISSIONS = 4  # tests/test_exercises.py grades three copies, tests/test_readme.py the README's one
+# tests/test_readme.py autogrades three students' copies of one chapter: the README's (the released copy, as the
+# instructor steps submit it) and two more (tests/submissions.py)
+NBGRADER_SUBMISSIONS = 3
 
 
 def chapter_titles() -> dict[str, str]:

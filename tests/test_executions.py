@@ -2,7 +2,7 @@
 
 Once in the developer environment, by the strict book build that the chapter tests and the page tests
 share (tests/conftest.py ``book_build``), and once from the plain install (tests/test_plain_install.py);
-nbgrader's autograde of one chapter (tests/test_exercises.py, three submissions; tests/test_readme.py, one) is
+nbgrader's autograde of one chapter (tests/test_readme.py, three submissions in one autograde) is
 the one exception. Every execution appends a line to ``$HTSGD_EXECUTION_LOG`` (book/_ext/execution_log.py),
 and the tests that execute chapters add an event saying they ran and how (a released assignment, run once
 from the wheel by tests/test_publish.py, is the other exception); tests/execution_count.py reads the log.

@@ -10,7 +10,6 @@ at least five exercises of which at least two derivations).
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -348,7 +347,7 @@ def _solve_of(solution: str) -> str:
 @pytest.mark.parametrize("path", _chapters_with_exercises(), ids=lambda p: p.stem)
 def test_the_books_solutions_pass_their_graded_variants(path, capsys):
     """Each exercise's `solve`, as the book's solution writes it, passes the hidden test of the course seed's
-    variant (nbgrader runs them in the chapter: test_nbgrader_generates_and_autogrades_chapter_1)."""
+    variant (nbgrader runs them in the chapter: tests/test_readme.py, the README's instructor steps)."""
     from scipy import stats
     from scipy.stats import iqr
 
@@ -544,100 +543,6 @@ def test_nbclient_workaround_reaches_both_ways_of_starting_a_kernel_client():
     client.on_cell_start = lambda **_: seen.append(("async", client.kc.shell_channel.get_msg.__name__))
     client.execute()
     assert seen == [("sync", "get_msg_in_slices"), ("async", "get_msg_in_slices")]
-
-
-def _nbgrader(cwd, *args, timeout):
-    """Run ``nbgrader *args`` in ``cwd``; a hang or a failure is an assertion carrying nbgrader's log."""
-    import subprocess
-    import sys
-
-    bindir = os.path.dirname(sys.executable)
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
-    cmd = [os.path.join(bindir, "nbgrader"), *args]
-    try:
-        r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"nbgrader {args[0]} still running after {timeout} s; its log ends:\n{str(e.stderr)[-4000:]}")
-    assert r.returncode == 0, f"nbgrader {args[0]} exit {r.returncode}:\n{r.stderr[-4000:]}"
-    return r
-
-
-@pytest.mark.slow
-@pytest.mark.book  # executes chapter 1 (twice: the execution count's one exception)
-def test_nbgrader_generates_and_autogrades_chapter_1(tmp_path):
-    """The instructor's steps for chapter 1 (README, exercise index page), run as written: make student,
-    nbgrader quickstart, append the kit's nbgrader_config.py, copy the instructor notebook to source/ch1,
-    generate_assignment, submissions in submitted/<student>/ch1, autograde --create, generate_feedback,
-    export. The released notebook equals our student version up to the stub's wording; autograde gives
-    the solutions full autograded marks and an untouched student copy none; no cell reaches the timeout.
-    Every nbgrader call has a timeout, so a hang fails with nbgrader's log instead of stalling the run."""
-    import csv
-    import json
-    import shutil
-
-    import nbformat
-
-    pytest.importorskip("nbgrader")
-    kit = tmp_path / "kit"
-    _make_student().write_kit([BOOK / "stable.md"], kit, grading_seed=GRADING_SEED)
-    _nbgrader(tmp_path, "quickstart", "course", timeout=300)
-    course = tmp_path / "course"
-    with (course / "nbgrader_config.py").open("a") as f:
-        f.write("\n" + (kit / "instructor" / "nbgrader_config.py").read_text())
-    (course / "source" / "ch1").mkdir(parents=True)
-    shutil.copy(kit / "instructor" / "stable.ipynb", course / "source" / "ch1" / "stable.ipynb")
-    _nbgrader(course, "generate_assignment", "ch1", "--force", timeout=300)
-    released = nbformat.read(course / "release" / "ch1" / "stable.ipynb", as_version=4)
-    ours = nbformat.read(kit / "student" / "stable.ipynb", as_version=4)
-    # quickstart's configuration puts its header notebook (name, collaborators) first
-    header = nbformat.read(course / "source" / "header.ipynb", as_version=4)
-    assert [c.source for c in released.cells[:len(header.cells)]] == [c.source for c in header.cells]
-    released.cells = released.cells[len(header.cells):]
-    assert len(released.cells) == len(ours.cells)
-    for a, b in zip(released.cells, ours.cells, strict=True):
-        if a.source != b.source:
-            assert "raise NotImplementedError" in a.source and "raise NotImplementedError" in b.source
-            assert a.source.split("# YOUR CODE HERE")[0] == b.source.split("# YOUR CODE HERE")[0]
-    for student, nb in (("alice", course / "source" / "ch1" / "stable.ipynb"),
-                        ("bob", course / "release" / "ch1" / "stable.ipynb")):
-        (course / "submitted" / student / "ch1").mkdir(parents=True)
-        shutil.copy(nb, course / "submitted" / student / "ch1" / "stable.ipynb")
-    (course / "submitted" / "carol" / "ch1").mkdir(parents=True)
-    release = nbformat.read(course / "release" / "ch1" / "stable.ipynb", as_version=4)
-    nbformat.write(_gaming_copy(release), course / "submitted" / "carol" / "ch1" / "stable.ipynb")
-    # Three executions of the chapter (a minute or two each here); a lost reply used to cost a whole cell timeout.
-    r = _nbgrader(course, "autograde", "ch1", "--create", "--force", timeout=1500)
-    assert "Timeout waiting" not in r.stderr, r.stderr[-4000:]
-    for student in ("alice", "bob", "carol"):
-        graded = nbformat.read(course / "autograded" / student / "ch1" / "stable.ipynb", as_version=4)
-        errors = {o.get("ename") for c in graded.cells for o in c.get("outputs", []) if o.output_type == "error"}
-        assert "CellTimeoutError" not in errors, student
-    _nbgrader(course, "generate_feedback", "ch1", "--force", timeout=300)
-    assert (course / "feedback" / "alice" / "ch1" / "stable.html").is_file()
-    _nbgrader(course, "export", "--to", str(tmp_path / "grades.csv"), timeout=300)
-    rows = {row["student_id"]: row for row in csv.DictReader((tmp_path / "grades.csv").open())}
-    auto_points = sum(e.stars for e in conv.find_exercises((BOOK / "stable.md").read_text()) if e.label in PARAMETRIC)
-    # The prose answers and the constants' answer cells are graded by hand: autograde leaves them at 0 for everyone.
-    assert float(rows["alice"]["raw_score"]) == auto_points, json.dumps(rows)
-    assert float(rows["bob"]["raw_score"]) == 0, json.dumps(rows)
-    assert float(rows["carol"]["raw_score"]) == 0, json.dumps(rows)  # the gaming submission
-
-
-def _gaming_copy(released):
-    """The released notebook with every exercise's stub replaced by a gaming answer: the practice reference (what
-    a scan of the self-check finds) as `answer`, and a `solve` that asks the package's registry for the reference at
-    the parameters it is given, falling back to the practice answer."""
-    import copy
-
-    nb = copy.deepcopy(released)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if grade_id.endswith("-code") and grade_id.removesuffix("-code") in ex.REFERENCES:
-            label = grade_id.removesuffix("-code")
-            cell.source = (f"answer = {ex._practice_value(label)!r}\n\n\ndef solve(**params):\n    try:\n"
-                           f"        return hs.exercises.REFERENCES[{label!r}].compute(**params)\n"
-                           f"    except Exception:\n        return answer\n")
-    return nb
 
 
 @pytest.mark.slow
